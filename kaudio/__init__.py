@@ -1,0 +1,19 @@
+"""kaudio: audio models described by YAML specs, built as Keras 3 functional models.
+
+    import kaudio
+    model = kaudio.build("l3_m256")          # bundled spec, or a path to a YAML file
+    spec = kaudio.load_spec("l3_m256", ["head.embedding_size=512"])
+"""
+from kaudio.version import __version__
+from kaudio.errors import KaudioError, SpecError, SpecProblem
+
+# Importing these registers every component type and custom layer.
+from kaudio import inputs as _inputs  # noqa: F401
+from kaudio import frontends, heads, layers, models  # noqa: F401
+from kaudio.builder import build
+from kaudio.card import model_card
+from kaudio.models import KaudioModel
+from kaudio.spec import Spec, load_spec
+
+__all__ = ["KaudioError", "KaudioModel", "Spec", "SpecError", "SpecProblem", "__version__", "build", "load_spec",
+           "model_card"]

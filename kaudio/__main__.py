@@ -1,0 +1,5 @@
+import sys
+
+from kaudio.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""Convolutional building blocks shared by every backbone (L3, and later CNN14/CNN10, OFA, 2APAE).
+
+Blocks are functions that create standard Keras layers, so models built from them serialise with
+no custom objects and keep a predictable, ordered list of weighted layers.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers
+
+ORDERS = ("conv_bn_act", "conv_act_bn")
+
+
+def conv_bn_act(x, filters: int, kernel_size: int | Sequence[int] = 3, *, name: str, l2: float | None = None,
+                use_bias: bool = True, kernel_initializer: str = "he_normal", bn_epsilon: float = 1e-3,
+                bn_momentum: float = 0.99, activation: str | None = "relu", order: str = "conv_bn_act"):
+    """Conv2D ('same', stride 1) → BatchNormalization → activation (or → activation → BN).
+
+    Layer names: ``{name}_conv``, ``{name}_bn``, ``{name}_{activation}``. With ``activation=None``
+    no activation layer is added.
+    """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=use_bias, kernel_initializer=kernel_initializer,
+                      kernel_regularizer=regularizer, name=f"{name}_conv")(x)
+    bn = layers.BatchNormalization(epsilon=bn_epsilon, momentum=bn_momentum, name=f"{name}_bn")
+    act = layers.Activation(activation, name=f"{name}_{activation}") if activation else None
+    if order == "conv_bn_act" or act is None:
+        x = bn(x)
+        return act(x) if act else x
+    return bn(act(x))
+
+
+def conv_block(x, filters: int, *, name: str, convs: int = 2, pool_size: int | Sequence[int] | None = (2, 2),
+               pool_type: str = "max", pool_padding: str = "valid", dropout: float = 0.0,
+               orders: Sequence[str] | None = None, **conv_kwargs):
+    """``convs`` × :func:`conv_bn_act`, then pooling (``max``/``avg``, stride = pool size) and dropout.
+
+    Sub-layer names: ``{name}_conv{i}_*`` (i from 1), ``{name}_pool``, ``{name}_dropout``.
+    ``orders`` gives the conv/BN/activation order per conv (default all ``conv_bn_act``).
+    """
+    orders = list(orders) if orders else ["conv_bn_act"] * convs
+    for i in range(convs):
+        x = conv_bn_act(x, filters, name=f"{name}_conv{i + 1}", order=orders[i], **conv_kwargs)
+    if pool_size is not None:
+        pool_cls = {"max": layers.MaxPooling2D, "avg": layers.AveragePooling2D}[pool_type]
+        x = pool_cls(pool_size, padding=pool_padding, name=f"{name}_pool")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return x

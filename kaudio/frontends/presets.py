@@ -1,0 +1,22 @@
+"""Named front-end settings that reproduce reference implementations (see reference sheet §1–2).
+
+A preset supplies defaults; keys written in the spec override them.
+"""
+from __future__ import annotations
+
+_OPENL3_COMMON = dict(hop_length=242, window="hann", decibel="openl3", db_amin=1e-10, db_top=80.0, layout="freq_time")
+
+#: OpenL3 as trained (kapre 0.1.4, sheet "K014", §1.2): the front end of the released weights.
+#: HTK mel of the *power* spectrum, square-rooted; TF "same" padding (982 zeros each side at 1 s).
+OPENL3_MEL = dict(_OPENL3_COMMON, n_fft=2048, padding="same", spectrum_power=2.0, mel_scale="htk",
+                  mel_norm="slaney", f_min=0.0, f_max=None, mel_exponent=0.5)
+
+#: openl3 0.4.x with kapre ≥ 0.3 (sheet "OL3-kapre"): Slaney mel of the *magnitude*, 1964 zeros appended.
+OPENL3_V04_MEL = dict(_OPENL3_COMMON, n_fft=2048, padding="end", spectrum_power=1.0, mel_scale="slaney",
+                      mel_norm="slaney", f_min=0.0, f_max=None, mel_exponent=1.0)
+
+#: OpenL3 linear spectrogram (identical in K014 and OL3-kapre): |STFT|, n_fft 512, no padding.
+OPENL3_LINEAR = dict(_OPENL3_COMMON, n_fft=512, padding="valid", spectrum_power=1.0)
+
+MEL_PRESETS = {"openl3": OPENL3_MEL, "openl3_v04": OPENL3_V04_MEL}
+LINEAR_PRESETS = {"openl3": OPENL3_LINEAR, "openl3_v04": OPENL3_LINEAR}

@@ -1,0 +1,87 @@
+"""L3-Net / OpenL3 audio and vision subnetworks (Cramer et al., "Look, Listen and Learn More", §2, §3.1)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+
+from kaudio.models.l3.trunk import l3_conv_trunk
+from kaudio.registry import register
+from kaudio.spec.schema import Field, Schema
+
+
+class L3Backbone(keras.Model):
+    """Base of the two L3 subnetworks: the shared trunk on a (height, width, channels) input.
+
+    Args:
+        feature_shape: (height, width, channels) of the input — (freq, time, 1) spectrograms for
+            audio, (224, 224, 3) images for vision. ``None`` entries allow variable sizes.
+        filters: channels per block; two convolutions each, the last one linear.
+        l2_regularization: L2 factor on conv kernels (1e-5 in OpenL3).
+    """
+
+    embedding_layer_name = ""
+    pool_padding = "valid"
+    first_block_orders = ("conv_bn_act", "conv_bn_act")
+    default_feature_shape: tuple = ()
+
+    spec_schema = Schema((
+        Field("filters", list, [64, 128, 256, 512], "channels of each two-conv block", item_kind=int, minimum=1),
+        Field("l2_regularization", float, 1e-5, "L2 factor on conv kernels", minimum=0),
+    ))
+
+    def __init__(self, feature_shape: Sequence[int | None] | None = None, filters: Sequence[int] = (64, 128, 256, 512),
+                 l2_regularization: float = 1e-5, **kwargs):
+        feature_shape = tuple(feature_shape or self.default_feature_shape)
+        # === Layers === (created by the shared trunk) / === Functional Model ===
+        inputs = keras.Input(shape=feature_shape, name="features")
+        outputs = l3_conv_trunk(inputs, filters, l2=l2_regularization, pool_padding=self.pool_padding,
+                                embedding_layer_name=self.embedding_layer_name,
+                                first_block_orders=self.first_block_orders)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # === Config ===
+        self.feature_shape = feature_shape
+        self.filters = list(filters)
+        self.l2_regularization = float(l2_regularization)
+
+    def get_config(self):
+        return {"feature_shape": list(self.feature_shape), "filters": self.filters,
+                "l2_regularization": self.l2_regularization, "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    @classmethod
+    def from_spec(cls, params: dict, feature_shape: Sequence[int | None], name: str = "backbone"):
+        return cls(feature_shape=feature_shape, name=name, **params)
+
+
+@keras.saving.register_keras_serializable(package="kaudio")
+@register("backbone", "l3_audio")
+class L3AudioBackbone(L3Backbone):
+    """The OpenL3 audio network on a (freq, time, 1) spectrogram (reference sheet §1.4).
+
+    Output: the linear ``audio_embedding_layer`` map, e.g. (32, 24, 512) for a 1-s mel256 input.
+    4,689,860 parameters with the default filters (sheet §1.6) for linear, mel128 and mel256.
+    """
+
+    embedding_layer_name = "audio_embedding_layer"
+    pool_padding = "valid"
+    default_feature_shape = (256, 199, 1)
+
+
+@keras.saving.register_keras_serializable(package="kaudio")
+@register("backbone", "l3_image")
+class L3ImageBackbone(L3Backbone):
+    """The OpenL3 vision network on a (224, 224, 3) image (sheet §1.7); output
+    ``vision_embedding_layer`` (28, 28, 512), 4,691,020 parameters.
+
+    Two quirks of the released network are kept: the second conv of block 1 is
+    Conv → ReLU → BN, and the max-pools use 'same' padding.
+    """
+
+    embedding_layer_name = "vision_embedding_layer"
+    pool_padding = "same"
+    first_block_orders = ("conv_bn_act", "conv_act_bn")
+    default_feature_shape = (224, 224, 3)
