@@ -66,7 +66,7 @@ def _build(args) -> int:
 
     spec = load_spec(args.spec, args.overrides)
     out = None
-    if not args.no_save:
+    if args.out or not args.no_save:
         out = Path(args.out) if args.out else Path(f"{spec.name}.keras")
         if out.suffix != ".keras":
             raise KaudioError(f"--out must end in .keras (Keras 3 model archive), got {str(out)!r}")
@@ -74,7 +74,7 @@ def _build(args) -> int:
             raise KaudioError(f"--out directory {str(out.parent)!r} does not exist")
     model = build(spec)
     print(model_card(model).to_text())
-    if out is not None:
+    if out is not None and not args.no_save:
         model.save(out)
         print(f"saved: {out}")
     return 0

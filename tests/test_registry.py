@@ -1,0 +1,31 @@
+import pytest
+
+from kaudio import registry
+from kaudio.errors import KaudioError
+
+
+def test_bundled_types_are_registered():
+    assert {"mel", "linear"} <= set(registry.names("frontend"))
+    assert {"l3_audio", "l3_image"} <= set(registry.names("backbone"))
+    assert "embedding_pool" in registry.names("head")
+    assert registry.names("train") == []
+
+
+def test_register_and_conflicts():
+    @registry.register("loss", "dummy_loss_for_test")
+    class Dummy:
+        pass
+
+    try:
+        assert registry.get("loss", "dummy_loss_for_test") is Dummy
+        with pytest.raises(KaudioError, match="already registered"):
+            registry.register("loss", "dummy_loss_for_test")(type("Other", (), {}))
+    finally:
+        registry._REGISTRY["loss"].pop("dummy_loss_for_test")
+
+
+def test_unknown_kind_and_name():
+    with pytest.raises(KaudioError, match="unknown registry kind"):
+        registry.register("optimizer", "x")
+    with pytest.raises(KaudioError, match="valid types: l3_audio, l3_image"):
+        registry.get("backbone", "resnet")
