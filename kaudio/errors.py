@@ -45,3 +45,15 @@ class SpecError(KaudioError):
         n = len(self.problems)
         head = f"invalid spec{f' {source}' if source else ''}: {n} problem{'s' if n != 1 else ''}"
         super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class InputError(KaudioError):
+    """Bad audio, image or video input (empty, NaN, wrong rank, bad sample rate, unreadable file …)."""
+
+
+class WeightsError(KaudioError):
+    """Pretrained weights are missing, corrupt, or do not fit the model."""
+
+
+class KaudioWarning(UserWarning):
+    """Something worth knowing that does not stop the computation (e.g. audio shorter than a window)."""

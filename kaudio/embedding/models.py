@@ -1,0 +1,130 @@
+"""Named embedding models (``openl3_mel256_music`` …) and the cached model loader.
+
+A name maps to a bundled spec (the network), the pretrained weights that fit it, and the
+embedding sizes its head offers. Names follow openl3's ``(input_repr, content_type)`` grid:
+
+* audio: ``openl3_{linear,mel128,mel256}_{music,env}`` — the front end the weights were trained
+  with (preset ``openl3``); add ``_v04`` for openl3 0.4.x's front end (to match its embeddings);
+* image: ``openl3_image_{linear,mel128,mel256}_{music,env}`` — the vision network co-trained with
+  that audio network.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from kaudio.errors import KaudioError
+
+REPRESENTATIONS = {"linear": "l3_linear", "mel128": "l3_m128", "mel256": "l3_m256"}
+CONTENT_TYPES = ("music", "env")
+DEFAULT_AUDIO_MODEL = "openl3_mel256_music"
+DEFAULT_IMAGE_MODEL = "openl3_image_mel256_music"
+
+
+@dataclass(frozen=True)
+class EmbeddingModelInfo:
+    """What a model name stands for."""
+
+    name: str
+    modality: str  # "audio" or "image"
+    spec: str  # bundled spec name
+    overrides: tuple[str, ...]  # --set style overrides applied to the spec (besides the embedding size)
+    pretrained: str  # name in pretrained/manifest.yaml
+    input_repr: str
+    content_type: str
+
+
+def _catalogue() -> dict[str, EmbeddingModelInfo]:
+    out = {}
+    for repr_name, spec in REPRESENTATIONS.items():
+        for content in CONTENT_TYPES:
+            audio_weights = f"openl3_audio_{repr_name}_{content}"
+            name = f"openl3_{repr_name}_{content}"
+            out[name] = EmbeddingModelInfo(name, "audio", spec, (), audio_weights, repr_name, content)
+            out[name + "_v04"] = EmbeddingModelInfo(name + "_v04", "audio", spec, ("frontend.preset=openl3_v04",),
+                                                    audio_weights, repr_name, content)
+            image = f"openl3_image_{repr_name}_{content}"
+            out[image] = EmbeddingModelInfo(image, "image", "l3_image", (), image, repr_name, content)
+    return out
+
+
+MODELS: dict[str, EmbeddingModelInfo] = _catalogue()
+
+
+def model_info(name: str, modality: str | None = None) -> EmbeddingModelInfo:
+    """Look a model name up; the error lists the valid names (of ``modality`` if given)."""
+    info = MODELS.get(name) if isinstance(name, str) else None
+    if info is None or (modality and info.modality != modality):
+        from kaudio.spec.schema import did_you_mean
+
+        valid = [n for n, i in MODELS.items() if not modality or i.modality == modality]
+        hint = did_you_mean(name, valid) if isinstance(name, str) else ""
+        what = f"{modality} embedding model" if modality else "embedding model"
+        raise KaudioError(f"unknown {what} {name!r}{hint}; valid models: {', '.join(valid)}")
+    return info
+
+
+def embedding_sizes(name: str) -> list[int]:
+    """Embedding sizes the model offers (from its spec's ``head.pool_sizes``)."""
+    from kaudio.spec import load_spec
+
+    info = model_info(name)
+    return sorted(load_spec(info.spec).head["pool_sizes"], reverse=True)
+
+
+_CACHE: dict[tuple, object] = {}
+_LOCK = threading.Lock()
+PRETRAINED = "pretrained"
+
+
+def load_embedding_model(model: str = DEFAULT_AUDIO_MODEL, embedding_size: int | None = None,
+                         weights: "str | os.PathLike | None" = PRETRAINED):
+    """Build (once) and return the Keras model for ``model`` with ``embedding_size``.
+
+    Args:
+        model: a name from :data:`MODELS`.
+        embedding_size: 6144 or 512 for audio, 8192 or 512 for images (default: the largest).
+        weights: ``"pretrained"`` (the model's released weights, fetched into the cache on first
+            use), a path to a weight file (an OpenL3 ``.h5`` or a kaudio ``.weights.h5``), or
+            ``None`` for randomly initialised weights. There is no silent fallback: missing
+            pretrained weights raise :class:`~kaudio.errors.WeightsError`.
+
+    The model is cached per (model, embedding_size, weights): repeated calls return the same
+    object, so its traced inference function is reused.
+    """
+    info = model_info(model)
+    sizes = embedding_sizes(model)
+    if embedding_size is None:
+        embedding_size = sizes[0]
+    if isinstance(embedding_size, bool) or not isinstance(embedding_size, int) or embedding_size not in sizes:
+        raise KaudioError(f"embedding_size {embedding_size!r} is not offered by {model}; choose one of "
+                          f"{', '.join(map(str, sizes))}")
+    weights_key = str(Path(weights).resolve()) if isinstance(weights, (str, os.PathLike)) and weights != PRETRAINED else weights
+    key = (info.name, embedding_size, weights_key)
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is None:
+            cached = _build(info, embedding_size, weights)
+            _CACHE[key] = cached
+    return cached
+
+
+def _build(info: EmbeddingModelInfo, embedding_size: int, weights):
+    from kaudio import pretrained
+    from kaudio.builder import build
+
+    model = build(info.spec, list(info.overrides) + [f"head.embedding_size={embedding_size}"])
+    if weights is not None:
+        source = info.pretrained if weights == PRETRAINED else weights
+        pretrained.load_backbone_weights(model.backbone, source)
+    model.embedding_info = info
+    model.weights_source = weights
+    return model
+
+
+def clear_cache() -> None:
+    """Forget every cached model (frees memory; the next call rebuilds)."""
+    with _LOCK:
+        _CACHE.clear()
