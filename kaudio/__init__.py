@@ -12,8 +12,10 @@ from kaudio import inputs as _inputs  # noqa: F401
 from kaudio import frontends, heads, layers, models  # noqa: F401
 from kaudio.builder import build
 from kaudio.card import model_card
+from kaudio.embedding.audio import embed
+from kaudio.embedding.models import load_embedding_model
 from kaudio.models import KaudioModel
 from kaudio.spec import Spec, load_spec
 
-__all__ = ["KaudioError", "KaudioModel", "Spec", "SpecError", "SpecProblem", "__version__", "build", "load_spec",
-           "model_card"]
+__all__ = ["KaudioError", "KaudioModel", "Spec", "SpecError", "SpecProblem", "__version__", "build", "embed",
+           "load_embedding_model", "load_spec", "model_card"]

@@ -12,6 +12,14 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "data" / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Random weights (there are no pretrained weights in CI) are the same in every run."""
+    import keras
+
+    keras.utils.set_random_seed(1234)
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
@@ -44,3 +52,20 @@ def tiny_audio_spec(**overrides) -> dict:
     for key, value in overrides.items():
         spec[key] = value
     return spec
+
+
+TINY_MODEL = "tiny_test_model"
+
+
+@pytest.fixture
+def tiny_model(monkeypatch):
+    """A registered embedding model: 8 kHz, 0.5-s windows (4000 samples), mel front end with openl3
+    dB, 128- or 8-d embeddings — so embedding tests take milliseconds per window."""
+    from kaudio.embedding import models
+
+    spec = tiny_audio_spec()
+    spec["frontend"] = {**spec["frontend"], "decibel": "openl3"}
+    info = models.EmbeddingModelInfo(TINY_MODEL, "audio", spec, (), "no_such_weights", "mel32", "test")
+    monkeypatch.setitem(models.MODELS, TINY_MODEL, info)
+    yield TINY_MODEL
+    models.clear_cache()

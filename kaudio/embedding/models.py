@@ -112,11 +112,12 @@ def load_embedding_model(model: str = DEFAULT_AUDIO_MODEL, embedding_size: int |
 
 
 def _build(info: EmbeddingModelInfo, embedding_size: int, weights):
-    from kaudio import pretrained
     from kaudio.builder import build
 
     model = build(info.spec, list(info.overrides) + [f"head.embedding_size={embedding_size}"])
     if weights is not None:
+        from kaudio import pretrained
+
         source = info.pretrained if weights == PRETRAINED else weights
         pretrained.load_backbone_weights(model.backbone, source)
     model.embedding_info = info

@@ -1,0 +1,135 @@
+"""Audio files → embeddings, streamed in chunks (``kaudio.embed_file``).
+
+Decoding uses libsndfile through soundfile (WAV, FLAC, OGG/Vorbis, MP3 and the other formats it
+reads). A file is read in blocks of ``CHUNK_SECONDS``, mixed to mono, resampled and framed as it
+arrives, so peak memory is bounded by one block, one batch and the embeddings — not by the file.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from kaudio.embedding.audio import CHUNK_SECONDS, check_batch_size, check_hop_size, stream_windows
+from kaudio.embedding.framing import timestamps
+from kaudio.embedding.inference import BatchRunner
+from kaudio.embedding.models import DEFAULT_AUDIO_MODEL, PRETRAINED, load_embedding_model, model_info
+from kaudio.embedding.output import output_path, save_npz_atomic
+from kaudio.errors import InputError, KaudioWarning
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus")
+
+
+class AudioFileReader:
+    """Open an audio file and read it in mono float32 blocks; errors name the file."""
+
+    def __init__(self, path: "str | os.PathLike"):
+        import soundfile as sf
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(f"{self.path}: file not found")
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a directory, not an audio file")
+        try:
+            self._file = sf.SoundFile(str(self.path))
+        except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+            raise InputError(f"{self.path}: cannot decode audio ({err})") from None
+        self.sample_rate = self._file.samplerate
+        self.frames = self._file.frames
+        truncation = _truncation_note(self._file.extra_info)
+        if truncation:
+            self._file.close()
+            raise InputError(f"{self.path}: truncated — {truncation}; the file was cut short (re-copy or re-encode it)")
+        if self.frames <= 0:
+            self._file.close()
+            raise InputError(f"{self.path}: contains no audio samples")
+
+    def blocks(self, seconds: float = CHUNK_SECONDS) -> Iterator[tuple[np.ndarray, bool]]:
+        """Yield ``(mono block, is_last)``; raise if the file ends before its header says it should."""
+        size = max(int(seconds * self.sample_rate), 1)
+        read = 0
+        try:
+            while read < self.frames:
+                try:
+                    block = self._file.read(min(size, self.frames - read), dtype="float32", always_2d=True)
+                except Exception as err:
+                    raise InputError(f"{self.path}: decoding failed after {read} samples ({err})") from None
+                if len(block) == 0:
+                    raise InputError(f"{self.path}: truncated — the header promises {self.frames} samples, "
+                                     f"only {read} could be read")
+                if not np.all(np.isfinite(block)):
+                    raise InputError(f"{self.path}: contains NaN or infinite samples")
+                read += len(block)
+                yield block.mean(axis=1), read >= self.frames
+        finally:
+            self._file.close()
+
+
+def _truncation_note(extra_info: str) -> str | None:
+    """libsndfile quietly shortens a WAV/AIFF whose data chunk is cut off, but its header report
+    says e.g. ``data : 32000 (should be 8000)``; turn that into a message."""
+    for line in extra_info.splitlines():
+        name, _, rest = line.partition(":")
+        if name.strip().lower() in ("data", "ssnd") and "should be" in rest:
+            declared, _, actual = rest.partition("(should be")
+            return f"its header declares {declared.strip()} bytes of audio, only {actual.strip(' )')} are present"
+    return None
+
+
+def embed_audio_file(path, model: str = DEFAULT_AUDIO_MODEL, embedding_size: int = 6144, hop_size: float = 0.1,
+                     center: bool = True, batch_size: int = 32, verbose: bool = False,
+                     weights: "str | os.PathLike | None" = PRETRAINED) -> tuple[np.ndarray, np.ndarray]:
+    """Embed one audio file (streamed); returns ``(embedding, timestamps)`` like :func:`kaudio.embed`."""
+    model_info(model, modality="audio")
+    keras_model = load_embedding_model(model, embedding_size, weights)
+    rate, window = keras_model.spec.input["sample_rate"], keras_model.spec.input["samples"]
+    hop = check_hop_size(hop_size, rate)
+    reader = AudioFileReader(path)
+    stream = stream_windows(reader.blocks(), reader.frames, reader.sample_rate, rate, window, hop, center, str(path))
+    (embedding,) = BatchRunner(keras_model, check_batch_size(batch_size), verbose=verbose).run_streams([stream])
+    return embedding, timestamps(len(embedding), hop_size)
+
+
+def embed_audio_file_fast(path, model: str = DEFAULT_AUDIO_MODEL, embedding_size: int = 6144, hop_size: float = 0.1,
+                          center: bool = True, batch_size: int = 32, verbose: bool = False,
+                          weights: "str | os.PathLike | None" = PRETRAINED) -> tuple[np.ndarray, np.ndarray]:
+    """Fast mode for a file (see :mod:`kaudio.embedding.fast`): decodes the whole file, one pass."""
+    from kaudio.embedding.audio import embed
+
+    reader = AudioFileReader(path)
+    audio = np.concatenate([block for block, _ in reader.blocks()])
+    return embed(audio, reader.sample_rate, model=model, embedding_size=embedding_size, hop_size=hop_size,
+                 center=center, batch_size=batch_size, verbose=verbose, weights=weights, mode="fast")
+
+
+def embed_file(paths: "str | os.PathLike | Sequence[str | os.PathLike]", output_dir=None, suffix: str | None = None,
+               overwrite: bool = False, **kwargs) -> list[Path]:
+    """Embed audio files and write one ``.npz`` per input (keys ``embedding``, ``timestamps``).
+
+    Output names follow openl3: ``<base>.npz``, or ``<base>_<suffix>.npz`` (``<base><suffix>.npz`` if
+    the suffix starts with "."), in ``output_dir`` or beside the input. Writes are atomic. An
+    existing output is skipped unless ``overwrite``; its path is still returned. The first file that
+    cannot be read raises :class:`~kaudio.errors.InputError` naming it (the CLI reports and continues).
+
+    ``kwargs`` go to :func:`embed_audio_file` (model, embedding_size, hop_size, center, batch_size,
+    verbose, weights).
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not isinstance(paths, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in paths):
+        raise InputError(f"paths must be a path or a list of paths, got {type(paths).__name__}")
+    written = []
+    for path in paths:
+        out = output_path(path, suffix, output_dir)
+        if out.exists() and not overwrite:
+            warnings.warn(f"{out} exists; skipped {path} (overwrite=True recomputes it)", KaudioWarning, stacklevel=2)
+            written.append(out)
+            continue
+        embedding, ts = embed_audio_file(path, **kwargs)
+        save_npz_atomic(out, embedding=embedding, timestamps=ts)
+        written.append(out)
+    return written

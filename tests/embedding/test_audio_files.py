@@ -1,0 +1,82 @@
+"""embed_file: streamed decoding, openl3 output naming, atomic writes, skip/overwrite, bad files."""
+import numpy as np
+import pytest
+import soundfile as sf
+
+from kaudio.embedding.audio import embed
+from kaudio.embedding.audio_files import AudioFileReader, embed_audio_file, embed_file
+from kaudio.errors import InputError
+
+SR = 8000
+
+
+@pytest.fixture
+def wav(tmp_path):
+    x = np.random.default_rng(0).standard_normal((int(2.5 * SR), 2)).astype(np.float32) * 0.1
+    path = tmp_path / "clip.wav"
+    sf.write(path, x, SR, subtype="PCM_16")
+    return path
+
+
+def test_file_equals_array_and_is_streamed_in_chunks(tiny_model, wav, monkeypatch):
+    import kaudio.embedding.audio_files as audio_files
+
+    data, sr = sf.read(wav, dtype="float32")
+    expected, ts = embed(data, sr, model=tiny_model, embedding_size=8, weights=None)
+    monkeypatch.setattr(audio_files, "CHUNK_SECONDS", 0.3)  # many small blocks
+    got, got_ts = embed_audio_file(wav, model=tiny_model, embedding_size=8, weights=None)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got_ts, ts)
+
+
+@pytest.mark.parametrize("fmt, ext", [("FLAC", ".flac"), ("OGG", ".ogg"), ("MP3", ".mp3")])
+def test_compressed_formats_decode(tiny_model, tmp_path, fmt, ext):
+    x = np.sin(2 * np.pi * 440 * np.arange(SR * 2) / SR).astype(np.float32) * 0.3
+    path = tmp_path / f"tone{ext}"
+    sf.write(path, x, SR, format=fmt)
+    emb, ts = embed_audio_file(path, model=tiny_model, embedding_size=8, weights=None)
+    assert emb.shape[0] == len(ts) >= 4 and np.isfinite(emb).all()
+
+
+def test_embed_file_names_skip_and_overwrite(tiny_model, wav, tmp_path):
+    out_dir = tmp_path / "out"
+    (first,) = embed_file(wav, output_dir=out_dir, suffix="v1", model=tiny_model, embedding_size=8, weights=None)
+    assert first == out_dir / "clip_v1.npz"
+    with np.load(first) as data:
+        assert set(data.files) == {"embedding", "timestamps"} and data["embedding"].shape[1] == 8
+    mtime = first.stat().st_mtime_ns
+    with pytest.warns(UserWarning, match="exists"):
+        embed_file([wav], output_dir=out_dir, suffix="v1", model=tiny_model, embedding_size=8, weights=None)
+    assert first.stat().st_mtime_ns == mtime
+    embed_file([wav], output_dir=out_dir, suffix="v1", overwrite=True, model=tiny_model, embedding_size=8, weights=None)
+    assert first.stat().st_mtime_ns != mtime
+    (dotted,) = embed_file(wav, suffix=".emb", model=tiny_model, embedding_size=8, weights=None)
+    assert dotted == wav.parent / "clip.emb.npz"
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_bad_files(tiny_model, tmp_path, fixtures_dir):
+    with pytest.raises(InputError, match="file not found"):
+        AudioFileReader(tmp_path / "missing.wav")
+    with pytest.raises(InputError, match="is a directory"):
+        AudioFileReader(tmp_path)
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF\x00\x00not really a wav file" * 10)
+    with pytest.raises(InputError, match="junk.wav: cannot decode audio"):
+        AudioFileReader(junk)
+    with pytest.raises(InputError, match="contains no audio samples"):
+        AudioFileReader(fixtures_dir / "empty.wav")
+    good = tmp_path / "good.wav"
+    sf.write(good, np.zeros(SR * 2, np.float32), SR, subtype="PCM_16")
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(good.read_bytes()[: 44 + SR])  # header promises 2 s, data holds 0.06 s
+    with pytest.raises(InputError, match="truncated"):
+        embed_audio_file(truncated, model=tiny_model, embedding_size=8, weights=None)
+    with pytest.raises(InputError, match="paths must be"):
+        embed_file(42)
+
+
+def test_fixture_formats(tiny_model, fixtures_dir):
+    for name in ["chirp_mono.wav", "chirp_stereo.wav", "chirp_44k.wav", "silence.wav", "short.wav"]:
+        emb, ts = embed_audio_file(fixtures_dir / name, model=tiny_model, embedding_size=8, weights=None)
+        assert len(emb) == len(ts) >= 1 and np.isfinite(emb).all(), name
