@@ -65,10 +65,23 @@ class Spec:
 
 
 class ValidationContext:
-    """What a section's cross-field check may know about the sections before it."""
+    """What a section's cross-field check may know: the sections before it and the spec's file.
 
-    def __init__(self):
+    ``check_spec(params, context)`` may also normalise ``params`` in place (for example replace a
+    file reference by the file's validated content, so the built model's config is self-contained);
+    file references are resolved against :attr:`source_dir`.
+    """
+
+    def __init__(self, source: str | None = None):
         self.sections: dict[str, dict[str, Any]] = {}
+        self.source = source
+
+    @property
+    def source_dir(self) -> Path:
+        """The folder of the spec file (the working directory for specs that are not files)."""
+        if self.source and not self.source.startswith("<"):
+            return Path(self.source).resolve().parent
+        return Path.cwd()
 
     @property
     def input(self) -> dict[str, Any] | None:
@@ -100,7 +113,7 @@ def validate(raw: RawSpec | Mapping[str, Any]) -> Spec:
             valid = ", ".join(registry.names(kind))
             report((kind,), f"missing required section (a mapping with `type:`, one of {valid})")
 
-    context = ValidationContext()
+    context = ValidationContext(raw.source)
     for kind in registry.SECTION_KINDS:
         if kind not in data:
             continue

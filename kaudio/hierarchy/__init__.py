@@ -1,0 +1,1 @@
+"""Label hierarchies (coarse: [fine, ...]) for hierarchical multi-label tagging (Zhong et al.)."""

@@ -1,0 +1,1 @@
+"""Spec-driven training losses (registry kind 'loss')."""

@@ -1,0 +1,1 @@
+"""PANNs CNN14 / CNN10 backbones (Kong et al.), reference sheet section 3."""

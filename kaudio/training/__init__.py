@@ -1,0 +1,1 @@
+"""Training: kaudio.fit, the spec-driven trainer, schedules, resume, searches (registry kind 'train')."""
