@@ -13,9 +13,12 @@ from kaudio import frontends, heads, layers, models  # noqa: F401
 from kaudio.builder import build
 from kaudio.card import model_card
 from kaudio.embedding.audio import embed
+from kaudio.embedding.audio_files import embed_file
+from kaudio.embedding.image import embed_image, embed_image_file
+from kaudio.embedding.video import embed_video, embed_video_file
 from kaudio.embedding.models import load_embedding_model
 from kaudio.models import KaudioModel
 from kaudio.spec import Spec, load_spec
 
 __all__ = ["KaudioError", "KaudioModel", "Spec", "SpecError", "SpecProblem", "__version__", "build", "embed",
-           "load_embedding_model", "load_spec", "model_card"]
+           "embed_file", "embed_image", "embed_image_file", "embed_video", "embed_video_file", "load_embedding_model", "load_spec", "model_card"]

@@ -64,11 +64,18 @@ def run(args) -> int:
                    center=not args.no_centering, batch_size=args.batch_size, weights=weights)
     done = skipped = windows = 0
     start = time.perf_counter()
+    pending = [path for path in files if args.overwrite or not all(t.exists() for t in _targets(path, args))]
+    image_model = None
+    try:
+        image_model = _load_models(args, weights, any(_is_video(path) for path in pending)) if pending else None
+    except KaudioError as err:  # bad model, size or weights: the same for every file, so say it once
+        print(f"error: {err}", file=sys.stderr)
+        print(f"embedded 0 file(s); {len(files)} not attempted")
+        return 1
     for index, path in enumerate(files, 1):
         prefix = f"[{index}/{len(files)}] {path}"
-        is_video = path.suffix.lower() in VIDEO_EXTENSIONS
-        targets = ([output_path(path, args.suffix, args.output_dir, tag=tag) for tag in ("audio", "image")] if is_video
-                   else [output_path(path, args.suffix, args.output_dir)])
+        is_video = _is_video(path)
+        targets = _targets(path, args)
         if not args.overwrite and all(t.exists() for t in targets):
             print(f"{prefix}: exists, skipped ({', '.join(map(str, targets))}; --overwrite to recompute)")
             skipped += 1
@@ -80,7 +87,8 @@ def run(args) -> int:
 
                 video_options = {k: v for k, v in options.items() if k not in ("model", "embedding_size")}
                 (audio_emb, audio_ts), (image_emb, image_ts) = embed_video(
-                    path, audio_model=args.model, audio_embedding_size=args.embedding_size, verbose=not args.quiet,
+                    path, audio_model=args.model, audio_embedding_size=args.embedding_size, image_model=image_model,
+                    verbose=not args.quiet,
                     **video_options)
                 save_npz_atomic(targets[0], embedding=audio_emb, timestamps=audio_ts)
                 save_npz_atomic(targets[1], embedding=image_emb, timestamps=image_ts)
@@ -106,3 +114,37 @@ def run(args) -> int:
     for failure in failures:
         print(f"  failed: {failure}")
     return 1 if failures else 0
+
+
+def _is_video(path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _targets(path, args) -> list:
+    from kaudio.embedding.output import output_path
+
+    if _is_video(path):
+        return [output_path(path, args.suffix, args.output_dir, tag=tag) for tag in ("audio", "image")]
+    return [output_path(path, args.suffix, args.output_dir)]
+
+
+def _load_models(args, weights, with_video: bool):
+    """Build (and fetch the weights of) the models once, before any file; return the image model name for videos.
+
+    A missing download, a bad ``--weights`` file or an unknown model fails here, once, instead of
+    once per file. Videos use the image network co-trained with the audio model (same
+    representation and content type), as openl3's CLI does.
+    """
+    from kaudio.embedding.models import load_embedding_model, model_info
+    from kaudio.errors import KaudioError
+
+    info = model_info(args.model, modality="audio")
+    load_embedding_model(args.model, args.embedding_size, weights)
+    if not with_video:
+        return None
+    if weights not in (None, "pretrained"):
+        raise KaudioError(f"--weights {weights} is an audio weight file, but videos also need the image network's "
+                          f"weights: embed videos with the pretrained weights (the default) or --weights none")
+    image_model = f"openl3_image_{info.input_repr}_{info.content_type}"
+    load_embedding_model(image_model, 8192, weights)
+    return image_model

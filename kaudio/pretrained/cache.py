@@ -161,7 +161,7 @@ def _not_downloadable(entry: WeightsEntry, target: Path, failures: list[str]) ->
         f"{unpack}put the file at",
         f"  {target}",
         f"(the cache is ${HOME_VARIABLE}/weights, default ~/.cache/kaudio/weights). Or pass that file's path "
-        f"instead of the name (weights=PATH), or convert it once with `kaudio convert openl3 FILE.h5 "
+        f"instead of the name (weights=PATH in Python, --weights PATH on the command line), or convert it once with `kaudio convert openl3 FILE.h5 "
         f"--out NAME.weights.h5 --spec {entry.spec}` and pass NAME.weights.h5.",
     ])
 

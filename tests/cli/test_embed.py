@@ -55,3 +55,15 @@ def test_fast_mode_and_unknown_model(tiny_model, tmp_path, capsys):
     assert (tmp_path / "one.npz").is_file()
     code = main(["embed", str(root / "one.wav"), "--model", "openl3_mel999_music", "--weights", "none", "--quiet"])
     assert code == 1 and "unknown audio embedding model" in capsys.readouterr().err
+
+
+def test_bad_weights_fail_once_before_any_file(tiny_model, tmp_path, capsys):
+    root = make_tree(tmp_path / "in")
+    missing = tmp_path / "missing.weights.h5"
+    status = main(["embed", str(root), "--output-dir", str(tmp_path / "out"), "--model", tiny_model,
+                   "--embedding-size", "8", "--weights", str(missing), "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.count("no such weights file") == 1 and str(missing) in captured.err
+    assert "2 not attempted" in captured.out
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
