@@ -10,6 +10,7 @@ from kaudio.errors import KaudioError, SpecError, SpecProblem
 # Importing these registers every component type and custom layer.
 from kaudio import inputs as _inputs  # noqa: F401
 from kaudio import frontends, heads, layers, models  # noqa: F401
+from kaudio import hierarchy, losses, metrics  # noqa: F401  (losses registers the `loss` types)
 from kaudio.builder import build
 from kaudio.card import model_card
 from kaudio.embedding.audio import embed

@@ -1,5 +1,6 @@
 """kaudio's custom Keras layers (all ``register_keras_serializable(package="kaudio")``)."""
 from kaudio.layers.decibel import Decibel
+from kaudio.layers.hierarchical import GroupedPooling, LinearProjection, ResidualAttention, TopDownSoftTree  # noqa: F401
 from kaudio.layers.padding import FramePadding
 from kaudio.layers.spectral import MelFilterbank, Power
 
