@@ -1,1 +1,15 @@
-"""Datasets for training: labels.csv folders, OpenMIC-2018, tf.data pipelines (registry kind 'data')."""
+"""Datasets for hierarchical tagging (issue #4): ``labels.csv`` folders, OpenMIC-2018, splits and
+the ``tf.data`` pipeline.
+
+* :func:`load_tagging_folder` — a folder of audio files + ``labels.csv`` → :class:`TaggingTable`;
+* :func:`load_openmic` — the OpenMIC-2018 release layout → :class:`TaggingTable`;
+* :func:`split_indices` — train / val / test rows (iterative stratification when no val is given);
+* :func:`make_dataset` — decode, resample, crop/pad, cache, batch, prefetch.
+"""
+from kaudio.data.labels_csv import LabelsError, TaggingTable, load_tagging_folder
+from kaudio.data.openmic import load_openmic
+from kaudio.data.pipeline import data_error, load_audio, make_dataset
+from kaudio.data.split import split_indices
+
+__all__ = ["LabelsError", "TaggingTable", "data_error", "load_audio", "load_openmic", "load_tagging_folder",
+           "make_dataset", "split_indices"]

@@ -1,0 +1,188 @@
+"""``tf.data`` input pipeline for a :class:`~kaudio.data.TaggingTable` (issue #4).
+
+Per clip: decode (libsndfile via :class:`kaudio.embedding.audio_files.AudioFileReader`: WAV,
+FLAC, OGG/Vorbis, MP3, AIFF …), mix to mono (mean over channels), resample to ``sample_rate``
+with the same soxr resampler kaudio's embedding code uses (:class:`kaudio.embedding.audio.StreamResampler`,
+output length ⌊n · out / in⌋), then cut to ``samples``:
+
+* evaluation (``shuffle=False``): the first ``samples`` samples, zero-padded at the end when the
+  clip is shorter — deterministic, in the order of ``indices``;
+* training (``shuffle=True``): a random window of ``samples`` (uniform offset), zero-padded at the
+  end when the clip is shorter; the order is shuffled every epoch. Both draw from ``seed``, so a
+  seed gives the same batches run after run.
+
+Decoding runs in Python (``tf.numpy_function``, parallel, order kept) and happens once when
+``cache`` is set: ``"memory"`` keeps the decoded clips in RAM, a path caches them on disk (a
+fingerprint of the files, rows and rate is appended to the path, so a cache built for other data
+is never reused). With ``shuffle=False`` the cut clips are cached, else the full decoded clips
+(the random window is drawn after the cache). Batches are prefetched.
+
+Elements: ``(audio (B, samples, 1) float32, {"fine", "coarse", "fine_mask", "coarse_mask"})``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from kaudio.errors import InputError
+
+CACHE_MEMORY = "memory"
+#: Largest shuffle buffer (clips) used by default: the whole subset up to this many clips.
+DEFAULT_SHUFFLE_BUFFER = 2048
+
+
+def load_audio(path: "str | os.PathLike", sample_rate: int) -> np.ndarray:
+    """Decode a file to mono float32 at ``sample_rate`` (soxr VHQ, length ⌊n · sr_out / sr_in⌋)."""
+    from kaudio.embedding.audio import StreamResampler
+    from kaudio.embedding.audio_files import AudioFileReader
+
+    reader = AudioFileReader(path)
+    mono = np.concatenate([block for block, _ in reader.blocks()]).astype(np.float32)
+    resampler = StreamResampler(reader.sample_rate, int(sample_rate), len(mono))
+    out = np.asarray(resampler(mono, last=True), dtype=np.float32)
+    length = resampler.length_out
+    return np.pad(out, (0, max(length - len(out), 0)))[:length]
+
+
+def fit_length(audio: np.ndarray, samples: int, offset: int = 0) -> np.ndarray:
+    """``audio[offset: offset + samples]``, zero-padded at the end to ``samples`` (numpy reference)."""
+    window = audio[offset: offset + samples]
+    return np.pad(window, (0, samples - len(window))).astype(np.float32)
+
+
+def _check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_audio_files(paths) -> None:
+    """Open every file once (header only) and raise one :class:`InputError` listing all that
+    cannot be decoded — so a bad file fails here, not deep inside a training epoch."""
+    from kaudio.embedding.audio_files import AudioFileReader
+
+    bad = []
+    for path in dict.fromkeys(paths):
+        try:
+            reader = AudioFileReader(path)
+            reader._file.close()
+        except InputError as err:
+            bad.append(str(err))
+    if bad:
+        shown = "\n".join(f"  - {b}" for b in bad[:10])
+        more = f"\n  … and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise InputError(f"{len(bad)} audio file{'s' if len(bad) > 1 else ''} cannot be read:\n{shown}{more}")
+
+
+def data_error(error: BaseException) -> InputError | None:
+    """The kaudio error inside a ``tf.errors.OpError`` raised while iterating a dataset.
+
+    Decoding runs inside ``tf.numpy_function``, so a file that breaks mid-training surfaces as a
+    TensorFlow error whose text holds ``InputError: <message>``; this returns that message as an
+    :class:`InputError` (for ``raise data_error(err) from None``), or ``None`` for other errors.
+    """
+    text = str(error)
+    for name in ("InputError: ", "KaudioError: "):
+        start = text.find(name)
+        if start >= 0:
+            return InputError(text[start + len(name):].split("\n", 1)[0].strip())
+    return None
+
+
+def _cache_path(cache, files, indices, sample_rate, samples, shuffle) -> str:
+    digest = hashlib.sha1()
+    for value in (sample_rate, samples if not shuffle else -1, *indices.tolist()):
+        digest.update(str(value).encode() + b"\0")
+    for i in indices:
+        digest.update(str(files[i]).encode() + b"\0")
+    path = Path(cache).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"{path}.{digest.hexdigest()[:16]}"
+
+
+def make_dataset(table, indices, sample_rate: int, samples: int, batch_size: int = 16, shuffle: bool = False,
+                 seed: int = 0, cache=None, repeat: bool = False, drop_remainder: bool = False,
+                 shuffle_buffer: int | None = None, check_files: bool = True):
+    """A batched ``tf.data.Dataset`` of ``(audio, targets)`` for the rows ``indices`` of ``table``.
+
+    Args:
+        table: a :class:`~kaudio.data.TaggingTable`.
+        indices: row indices (e.g. ``split_indices(table)["train"]``); order kept when not shuffled.
+        sample_rate: the model's rate; clips are resampled to it.
+        samples: clip length in samples at ``sample_rate`` (the model input length).
+        batch_size: clips per batch.
+        shuffle: training mode: shuffle every epoch and take a random window (see module doc).
+        seed: seed of the shuffle and the random windows.
+        cache: ``None``, ``"memory"`` or a file path prefix for the decoded clips.
+        repeat: repeat forever (use with ``steps_per_epoch``).
+        drop_remainder: drop a last, smaller batch.
+        shuffle_buffer: clips in the shuffle buffer; default the whole subset up to
+            ``DEFAULT_SHUFFLE_BUFFER``.
+        check_files: open every file's header first and report all unreadable files at once.
+
+    Returns:
+        ``tf.data.Dataset`` yielding ``(audio (B, samples, 1) float32, targets dict of float32
+        (B, N) arrays)``.
+    """
+    import tensorflow as tf
+
+    sample_rate = _check_positive_int(sample_rate, "sample_rate")
+    samples = _check_positive_int(samples, "samples")
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    if cache is not None and cache != CACHE_MEMORY and not isinstance(cache, (str, os.PathLike)):
+        raise InputError(f"cache must be None, {CACHE_MEMORY!r} or a file path, got {cache!r}")
+    indices = np.asarray(indices, dtype=np.int64).reshape(-1) if indices is not None else np.arange(len(table))
+    if len(indices) == 0:
+        raise InputError("no clips to make a dataset of (the index list is empty)")
+    if indices.min() < 0 or indices.max() >= len(table):
+        raise InputError(f"row indices must lie in [0, {len(table)}), got {indices.min()}..{indices.max()}")
+    files = [str(f) for f in table.files]
+    if check_files:
+        check_audio_files([files[i] for i in indices])
+    targets = table.targets(indices)
+
+    def decode(i):
+        return load_audio(files[int(i)], sample_rate)
+
+    def decode_op(i):
+        audio = tf.numpy_function(decode, [i], tf.float32, stateful=False)
+        audio.set_shape([None])
+        return audio
+
+    def first_window(audio):
+        audio = audio[:samples]
+        return tf.pad(audio, [[0, samples - tf.shape(audio)[0]]])
+
+    def random_window(audio, rand):
+        length = tf.shape(audio)[0]
+        span = tf.maximum(length - samples, 0) + 1
+        offset = tf.random.stateless_uniform([], seed=tf.stack([rand, tf.constant(0, tf.int64)]),
+                                             maxval=span, dtype=tf.int32)
+        audio = audio[offset: offset + samples]
+        return tf.pad(audio, [[0, samples - tf.shape(audio)[0]]])
+
+    ds = tf.data.Dataset.from_tensor_slices((indices, targets))
+    ds = ds.map(lambda i, t: (decode_op(i), t), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if not shuffle:
+        ds = ds.map(lambda a, t: (first_window(a), t), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache == CACHE_MEMORY:
+        ds = ds.cache()
+    elif cache is not None:
+        ds = ds.cache(_cache_path(cache, files, indices, sample_rate, samples, shuffle))
+    if shuffle:
+        buffer = len(indices) if shuffle_buffer is None and len(indices) <= DEFAULT_SHUFFLE_BUFFER else \
+            _check_positive_int(shuffle_buffer or DEFAULT_SHUFFLE_BUFFER, "shuffle_buffer")
+        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    if shuffle:
+        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, randoms))
+        ds = ds.map(lambda at, r: (random_window(at[0], r), at[1]), num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True)
+    ds = ds.map(lambda a, t: (tf.reshape(a, [samples, 1]), t))
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)
