@@ -4,7 +4,7 @@ Every head maps the backbone embedding ``Z (batch, D)`` to a dict of probabiliti
 ``{"fine": (batch, N_fine), "coarse": (batch, N_coarse)}`` (plus ``"attention"`` for ``resatt``
 with ``output_attention: true``). The spec picks the method by ``head.type``::
 
-    head: {type: resatt, hierarchy: hierarchies/openmic_tone.yaml, dropout: 0.0, output_attention: true}
+    head: {type: resatt, hierarchy: openmic_tone, dropout: 0.0, output_attention: true}
 
 | type        | paper                            | fine                      | coarse                              |
 |-------------|----------------------------------|---------------------------|-------------------------------------|

@@ -33,7 +33,11 @@ class TagError(KaudioError):
 def _name_problem(name: Any, what: str) -> str | None:
     """Why ``name`` is not a usable tag name, or ``None``."""
     if not isinstance(name, str):
-        kind = "null" if name is None else f"{type(name).__name__} {name!r}"
+        if name is None:
+            return f"{what} names must be strings, got null (an empty item or key, or YAML's null/~: quote the name)"
+        kind = f"{type(name).__name__} {name!r}"
+        if isinstance(name, bool):  # YAML 1.1 reads yes/no/on/off/true/false as booleans
+            return f"{what} names must be strings, got {kind} (YAML reads yes/no/on/off/true/false as booleans: quote the name)"
         return f"{what} names must be strings, got {kind} (quote it in YAML: '{name}')"
     if not name.strip():
         return f"{what} names must not be empty"
@@ -145,7 +149,7 @@ class Hierarchy:
         try:
             document = yaml.safe_load(text)
         except yaml.YAMLError:
-            document = {}  # parse_yaml below reports the syntax error with its line and column
+            document = parse_yaml(text, origin).data  # raises the syntax error with its line and column
         if not isinstance(document, dict) or not document:
             got = "an empty file" if document is None else ("a list" if isinstance(document, list) else repr(document))
             raise SpecError([SpecProblem("", f"a hierarchy file must hold {_FORMAT}, got {got}", origin, 1)], origin)

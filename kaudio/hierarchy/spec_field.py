@@ -4,7 +4,8 @@
 
 * an inline mapping ``{coarse: [fine, ...]}``;
 * a path to a hierarchy YAML file, relative to the spec file's folder (or absolute);
-* the name of a hierarchy shipped with kaudio in ``specs/hierarchies/`` (e.g. ``openmic_tone``).
+* the name of a hierarchy shipped with kaudio in ``specs/hierarchies/`` (e.g. ``openmic_tone``, or
+  ``hierarchies/openmic_tone.yaml`` as the bundled specs write it).
 
 :func:`resolve_hierarchy` (called from a component's ``check_spec``) validates it and replaces a
 file reference by the inline mapping, so a saved model's config is self-contained.
@@ -40,6 +41,11 @@ def find_hierarchy_file(ref: str, base_dir: Path) -> Path | None:
     stem = ref[:-5] if ref.endswith(".yaml") else ref
     if "/" not in stem and "\\" not in stem:
         shipped = bundled.directory() / BUNDLED_HIERARCHIES / f"{stem}.yaml"
+        if shipped.is_file():
+            return shipped
+    elif not Path(ref).is_absolute():
+        # `hierarchies/openmic_tone.yaml` as written in the bundled specs works from any spec folder
+        shipped = bundled.directory() / ref
         if shipped.is_file():
             return shipped
     return None
@@ -87,7 +93,8 @@ def resolve_hierarchy(params: dict, context, key: str = "hierarchy") -> list[tup
         out = []
         for problem in err.problems:
             where = f" (in {problem.file}{f':{problem.line}' if problem.line else ''})" if source else ""
-            out.append((f"{key}.{problem.path}" if problem.path else key, problem.message + where))
+            sub = problem.path if not problem.path or problem.path.startswith("[") else f".{problem.path}"
+            out.append((f"{key}{sub}", problem.message + where))
         return out
     params[key] = hierarchy.to_mapping()
     return []

@@ -183,7 +183,14 @@ class ResidualAttention(_MembershipLayer):
     output beside the main Z → P_fine path. This is the only structure the text fixes (Eq. 1,
     "reshaping the output of a linear layer", "as light weighted as the level-wise or the
     top-down approach"), so no extra additive term is introduced: an identity/prior term added
-    to W would contradict "ResAtt has no access to such prior knowledge" (§3.2, §5).
+    to W would contradict "ResAtt has no access to such prior knowledge" (§3.2, §5). The text
+    also rules out a residual *sum on the output* (e.g. ``P_coarse = Wᵀ·P_fine + GMP(P_fine)`` or
+    ``+ σ(Dense(Z))``): §3.2 says the softmax over ``N_fine`` is what keeps ``P_coarse`` "below
+    100%", which holds for ``Wᵀ·P_fine`` alone (each column of ``W`` is a convex weighting of
+    probabilities) and fails as soon as any term is added to it. A "residual attention" in the
+    sense of Wang et al. (2017), ``(1 + M)·F``, is likewise excluded: ``(1 + W)`` columns sum to
+    ``N_fine + 1``. Size: the linear layer has ``D·N_fine·N_coarse`` weights (2048·20·7 ≈ 287k on
+    OpenMIC), small beside the backbone, which is how we read "as light weighted".
 
     Masking: by default the softmax is *not* restricted to each coarse tag's children — the
     paper's ResAtt learns the aggregation "without prior knowledge" and its maps merely end up

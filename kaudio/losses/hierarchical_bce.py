@@ -33,6 +33,15 @@ from kaudio.spec.schema import Field, Schema, did_you_mean
 CONSISTENCY_TERMS = ("fine_above_parent", "coarse_above_children")
 
 
+class _WeightsField(Field):
+    """A ``{term: weight}`` mapping where ``{}`` (no terms) is allowed."""
+
+    def validate(self, value, path):
+        if isinstance(value, dict) and not value:
+            return {}, []
+        return super().validate(value, path)
+
+
 def masked_bce(y_true, y_prob, mask, epsilon: float = 1e-7):
     """Mean binary cross-entropy over the entries with ``mask == 1``; 0 when there are none."""
     y_prob = ops.clip(ops.cast(y_prob, "float32"), epsilon, 1.0 - epsilon)
@@ -62,8 +71,8 @@ class HierarchicalBCE:
     spec_schema = Schema((
         Field("fine_weight", float, 0.8, "λ of Eq. 2: weight of the fine BCE; the coarse BCE gets 1 − λ",
               minimum=0.0, maximum=1.0),
-        Field("consistency", dict, {}, "weights of the hierarchy-consistency terms: "
-              + ", ".join(CONSISTENCY_TERMS), key_kind=str, value_kind=float),
+        _WeightsField("consistency", dict, {}, "weights of the hierarchy-consistency terms: "
+                      + ", ".join(CONSISTENCY_TERMS), key_kind=str, value_kind=float),
         Field("consistency_squared", bool, False, "square the consistency hinges"),
         Field("epsilon", float, 1e-7, "probabilities are clipped to [epsilon, 1 - epsilon]",
               minimum=0.0, maximum=0.1, exclusive_minimum=True),
