@@ -27,5 +27,6 @@ def test_register_and_conflicts():
 def test_unknown_kind_and_name():
     with pytest.raises(KaudioError, match="unknown registry kind"):
         registry.register("optimizer", "x")
-    with pytest.raises(KaudioError, match="valid types: l3_audio, l3_image"):
+    with pytest.raises(KaudioError, match="valid types: .*l3_audio, l3_image.*panns_cnn") as err:
         registry.get("backbone", "resnet")
+    assert "unknown backbone type 'resnet'" in str(err.value)

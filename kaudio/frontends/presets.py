@@ -1,4 +1,4 @@
-"""Named front-end settings that reproduce reference implementations (see reference sheet §1–2).
+"""Named front-end settings that reproduce reference implementations (see reference sheet §1–3).
 
 A preset supplies defaults; keys written in the spec override them.
 """
@@ -18,5 +18,17 @@ OPENL3_V04_MEL = dict(_OPENL3_COMMON, n_fft=2048, padding="end", spectrum_power=
 #: OpenL3 linear spectrogram (identical in K014 and OL3-kapre): |STFT|, n_fft 512, no padding.
 OPENL3_LINEAR = dict(_OPENL3_COMMON, n_fft=512, padding="valid", spectrum_power=1.0)
 
-MEL_PRESETS = {"openl3": OPENL3_MEL, "openl3_v04": OPENL3_V04_MEL}
+_PANNS_COMMON = dict(window="hann", padding="center", pad_mode="reflect", spectrum_power=2.0, n_mels=64, f_min=50.0,
+                     mel_scale="slaney", mel_norm="slaney", mel_exponent=1.0, decibel="power_to_db", db_amin=1e-10,
+                     db_ref=1.0, db_top=None, layout="time_freq")
+
+#: PANNs as released (sheet §3.1, torchlibrosa): 32 kHz, periodic Hann 1024, hop 320, centred with
+#: reflect padding, power spectrum, librosa Slaney mel 64 bands 50–14000 Hz, 10·log10(max(x, 1e-10))
+#: with no max subtraction and no floor; output (time, mel) as the CNNs read it.
+PANNS_32K = dict(_PANNS_COMMON, n_fft=1024, win_length=1024, hop_length=320, f_max=14000.0)
+
+#: The hierarchical-tagging paper's setting and PANNs' Cnn14_16k: 16 kHz, 32 ms window, 10 ms hop, 50–8000 Hz.
+PANNS_16K = dict(_PANNS_COMMON, n_fft=512, win_length=512, hop_length=160, f_max=8000.0)
+
+MEL_PRESETS = {"openl3": OPENL3_MEL, "openl3_v04": OPENL3_V04_MEL, "panns_32k": PANNS_32K, "panns_16k": PANNS_16K}
 LINEAR_PRESETS = {"openl3": OPENL3_LINEAR, "openl3_v04": OPENL3_LINEAR}

@@ -1,0 +1,191 @@
+"""PANNs CNN14 / CNN10 (Kong et al., "PANNs: Large-Scale Pretrained Audio Neural Networks for
+Audio Pattern Recognition", 2020, Table 1 and §2.2; ``qiuqiangkong/audioset_tagging_cnn``,
+reference sheet §3.2).
+
+Input: the log-mel spectrogram from the front end, laid out ``(time, mel, 1)`` (front-end
+``layout: time_freq``, what the ``panns_32k`` / ``panns_16k`` presets give), so the axes match
+PyTorch's ``(N, 1, time, mel)`` and a Conv2d kernel (O, I, kH, kW) maps to a Keras kernel by
+``transpose(2, 3, 1, 0)`` (:mod:`kaudio.convert.panns`).
+
+Graph (layer names in brackets; sheet §3.2)::
+
+    (T, F, 1) → bn0: BatchNormalization over the mel axis, one statistic per mel bin   [bn0]
+      → per width in ``filters``: 2 × (3×3 conv, no bias → BN → ReLU)               [conv_block{i}_conv{j}_*]
+        → 2×2 average pooling (floor; not after the last block when
+          ``pool_last_block`` is false, CNN14's conv_block6)                          [conv_block{i}_pool]
+        → dropout ``dropout`` (0.2)                                                  [conv_block{i}_dropout]
+      → mean over mel, then max over time + mean over time                           [global_pool]
+      → dropout ``embedding_dropout`` (0.5) → fc1 + ReLU                             [embedding_dropout, fc1]
+    output: (batch, embedding_size), the PANNs ``embedding``
+
+PANNs also applies dropout 0.5 to the returned embedding in training, but its classifier
+(``fc_audioset``) reads the fc1 activation *before* that dropout; this backbone outputs that
+pre-dropout activation so the ``tagger`` head is exactly ``fc_audioset``. To train a new head on a
+dropped-out embedding as PANNs' fine-tuning template does, set the head's ``dropout: 0.5``.
+
+BN: epsilon 1e-5, Keras momentum 0.9 (= PyTorch momentum 0.1). Init: Xavier-uniform convs and
+fc1, zero bias, BN γ=1 β=0 (sheet §3.2). Training-only SpecAugment / mixup are not part of the
+network (they belong to the trainer).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers, ops
+
+from kaudio.blocks import conv_block
+from kaudio.errors import SpecError, SpecProblem
+from kaudio.registry import register
+from kaudio.spec.schema import Field, Schema
+
+#: Sheet §3.2: CNN14 has six blocks, the last without pooling; CNN10 four blocks, all pooled.
+PRESETS = {
+    "cnn14": dict(filters=[64, 128, 256, 512, 1024, 2048], embedding_size=2048, pool_last_block=False),
+    "cnn10": dict(filters=[64, 128, 256, 512], embedding_size=512, pool_last_block=True),
+}
+
+
+@keras.saving.register_keras_serializable(package="kaudio")
+class TimeFreqPooling(keras.layers.Layer):
+    """PANNs' global pooling of a ``(batch, time, freq, C)`` map (sheet §3.2, Kong et al. §2.2):
+    mean over frequency, then ``max over time + mean over time`` → ``(batch, C)``."""
+
+    def call(self, x):
+        x = ops.mean(x, axis=2)
+        return ops.max(x, axis=1) + ops.mean(x, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+
+def pooled_blocks(filters: Sequence[int], pool_last_block: bool) -> int:
+    """How many blocks halve time and frequency."""
+    return len(filters) - (0 if pool_last_block else 1)
+
+
+def feature_problems(feature_shape: Sequence[int | None], filters: Sequence[int], pool_last_block: bool) -> list[tuple[str, str]]:
+    """``[(key, message)]`` when a ``(time, mel, channels)`` input cannot go through the blocks."""
+    if len(feature_shape) != 3:
+        return [("", f"panns_cnn needs a (time, mel, channels) spectrogram, got feature shape {tuple(feature_shape)}")]
+    time, freq, _ = feature_shape
+    if freq is None:
+        return [("", "panns_cnn needs a known number of mel bins (bn0 has one statistic per mel bin)")]
+    n = pooled_blocks(filters, pool_last_block)
+    problems = []
+    for axis, size in (("time", time), ("mel", freq)):
+        if size is not None and size // 2 ** n < 1:
+            problems.append(("filters", f"{len(filters)} blocks pool the {axis} axis {n} times (÷{2 ** n}) but the "
+                                        f"input has only {size} {axis} steps; use fewer blocks or a longer/larger input "
+                                        f"(at least {2 ** n} {axis} steps)"))
+    return problems
+
+
+@keras.saving.register_keras_serializable(package="kaudio")
+@register("backbone", "panns_cnn")
+class PannsCNN(keras.Model):
+    """PANNs CNN14 / CNN10 and narrower variants on a ``(time, mel, 1)`` log-mel (module docstring).
+
+    Parameters (sheet §3.3, 527-class tagger head included): CNN14 80,753,615 trainable +
+    16,256 BN moving statistics; CNN10 5,219,279 + 3,968.
+
+    Args:
+        feature_shape: ``(time, mel, channels)``; time may be ``None`` (variable length).
+        filters: channels of each conv block.
+        embedding_size: width of fc1 (the output).
+        pool_last_block: 2×2 average pooling after the last block too (False for CNN14).
+        dropout: dropout after each block (0.2).
+        embedding_dropout: dropout before fc1 (0.5).
+        bn_epsilon / bn_momentum: of every BatchNormalization (PyTorch defaults: 1e-5, 0.9).
+    """
+
+    spec_schema = Schema((
+        Field("filters", list, [64, 128, 256, 512], "channels of each conv block (two 3x3 convs)", item_kind=int, minimum=1),
+        Field("embedding_size", int, 512, "width of fc1, the output embedding", minimum=1),
+        Field("pool_last_block", bool, True, "2x2 average pooling after the last block too (cnn14: false)"),
+        Field("dropout", float, 0.2, "dropout after each conv block", minimum=0.0, maximum=0.95),
+        Field("embedding_dropout", float, 0.5, "dropout before fc1", minimum=0.0, maximum=0.95),
+        Field("bn_epsilon", float, 1e-5, "BatchNormalization epsilon (PyTorch default)", minimum=0.0, exclusive_minimum=True),
+        Field("bn_momentum", float, 0.9, "BatchNormalization momentum, Keras convention (= 1 - PyTorch's 0.1)",
+              minimum=0.0, maximum=1.0),
+    ))
+    spec_presets = PRESETS
+
+    def __init__(self, feature_shape: Sequence[int | None] = (1001, 64, 1), filters: Sequence[int] = (64, 128, 256, 512),
+                 embedding_size: int = 512, pool_last_block: bool = True, dropout: float = 0.2,
+                 embedding_dropout: float = 0.5, bn_epsilon: float = 1e-5, bn_momentum: float = 0.9, **kwargs):
+        feature_shape = tuple(feature_shape)
+        problems = feature_problems(feature_shape, filters, pool_last_block)
+        if problems:
+            raise SpecError([SpecProblem(".".join(filter(None, ("backbone", key))), msg) for key, msg in problems])
+        # === Layers === (created inline) / === Functional Model ===
+        inputs = keras.Input(shape=feature_shape, name="features")
+        x = layers.BatchNormalization(axis=2, epsilon=bn_epsilon, momentum=bn_momentum, name="bn0")(inputs)
+        for i, width in enumerate(filters):
+            last = i == len(filters) - 1
+            x = conv_block(x, int(width), name=f"conv_block{i + 1}", convs=2,
+                           pool_size=None if (last and not pool_last_block) else (2, 2), pool_type="avg",
+                           dropout=dropout, use_bias=False, kernel_initializer="glorot_uniform",
+                           bn_epsilon=bn_epsilon, bn_momentum=bn_momentum)
+        x = TimeFreqPooling(name="global_pool")(x)
+        if embedding_dropout:
+            x = layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
+        outputs = layers.Dense(embedding_size, activation="relu", kernel_initializer="glorot_uniform",
+                               bias_initializer="zeros", name="fc1")(x)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # === Config ===
+        self.feature_shape = feature_shape
+        self.filters = [int(f) for f in filters]
+        self.embedding_size = int(embedding_size)
+        self.pool_last_block = bool(pool_last_block)
+        self.dropout = float(dropout)
+        self.embedding_dropout = float(embedding_dropout)
+        self.bn_epsilon = float(bn_epsilon)
+        self.bn_momentum = float(bn_momentum)
+
+    def get_config(self):
+        return {"feature_shape": list(self.feature_shape), "filters": self.filters, "embedding_size": self.embedding_size,
+                "pool_last_block": self.pool_last_block, "dropout": self.dropout,
+                "embedding_dropout": self.embedding_dropout, "bn_epsilon": self.bn_epsilon,
+                "bn_momentum": self.bn_momentum, "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # --- spec component -----------------------------------------------------------------------
+
+    @classmethod
+    def check_spec(cls, params: dict, context) -> list[tuple[str, str]]:
+        """The front end must give a (time, mel) log-mel large enough for the pools."""
+        frontend = context.sections.get("frontend")
+        if frontend is None:
+            return []
+        problems = []
+        if frontend.get("layout") != "time_freq":
+            problems.append(("", f"panns_cnn reads (time, mel, 1) spectrograms: set frontend.layout: time_freq "
+                                 f"(the panns_32k / panns_16k presets do), got {frontend.get('layout')!r}"))
+            return problems
+        shape = _frontend_shape(frontend, context.input)
+        if shape is not None:
+            problems += feature_problems(shape, params["filters"], params["pool_last_block"])
+        return problems
+
+    @classmethod
+    def from_spec(cls, params: dict, feature_shape: Sequence[int | None], name: str = "backbone"):
+        return cls(feature_shape=feature_shape, name=name, **params)
+
+
+def _frontend_shape(frontend: dict, audio: dict | None):
+    """``(frames, bins, channels)`` of a validated linear/mel front-end section, or None if unknown."""
+    from kaudio.layers.padding import frame_count
+
+    if frontend.get("type") not in ("mel", "linear") or not audio or audio.get("type") != "audio":
+        return None
+    n_fft = frontend["n_fft"]
+    win = frontend["win_length"] or n_fft
+    hop = frontend["hop_length"] or win // 4
+    samples = audio.get("samples")
+    frames = None if samples is None else frame_count(frontend["padding"], samples, n_fft, win, hop)
+    bins = frontend["n_mels"] if frontend["type"] == "mel" else n_fft // 2 + 1
+    return (frames, bins, audio.get("channels", 1))
