@@ -19,7 +19,8 @@ from kaudio.embedding.image import embed_image, embed_image_file
 from kaudio.embedding.video import embed_video, embed_video_file
 from kaudio.embedding.models import load_embedding_model
 from kaudio.models import KaudioModel
+from kaudio.training import fit
 from kaudio.spec import Spec, load_spec
 
 __all__ = ["KaudioError", "KaudioModel", "Spec", "SpecError", "SpecProblem", "__version__", "build", "embed",
-           "embed_file", "embed_image", "embed_image_file", "embed_video", "embed_video_file", "load_embedding_model", "load_spec", "model_card"]
+           "embed_file", "embed_image", "embed_image_file", "embed_video", "embed_video_file", "fit", "load_embedding_model", "load_spec", "model_card"]

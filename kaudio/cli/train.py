@@ -1,0 +1,98 @@
+"""``kaudio train SPEC --data DIR``: train a hierarchical tagger, evaluate it, write a run directory.
+
+The run directory (``--out``, default ``runs/<name>_<time>``) receives what :func:`kaudio.fit`
+writes (spec.yaml, best.keras, checkpoints/, logs/, history.csv) plus thresholds.json and
+metrics.md/metrics.csv from the evaluation on the test split (the validation split when the data
+has no test rows). ``--lambda-grid`` first searches λ (keras-tuner GridSearch, lowest validation
+fine BCE); ``--seeds N`` repeats the run with seeds 0..N−1 and reports mean ± std. Running the same
+command again on an interrupted run directory resumes it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+COMMAND = "train"
+HELP = "train a hierarchical tagger on a labels.csv folder and evaluate it (Table-1 metrics)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("spec", help="a spec file or bundled spec name with a hierarchical head")
+    parser.add_argument("--data", required=True, metavar="DIR", help="folder with audio files and labels.csv")
+    parser.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/<name>_<time>)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="override a spec field, e.g. --set loss.fine_weight=0.9 (repeatable)")
+    parser.add_argument("--epochs", type=int, help="shortcut for --set train.epochs=N")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N", help="repeat with seeds 0..N-1, report mean ± std")
+    parser.add_argument("--lambda-grid", nargs="*", type=float, metavar="L",
+                        help="search loss.fine_weight over these values (default grid 0.70 0.75 0.80 0.85 0.90)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="one line per epoch instead of progress bars")
+
+
+def run(args) -> int:
+    import tensorflow as tf
+
+    import kaudio  # noqa: F401  (registers every component)
+    from kaudio.errors import KaudioError
+    from kaudio.training.data import SpecData, reraise_data_errors
+    from kaudio.training.evaluate import evaluate_model
+    from kaudio.training.fit import default_run_dir, fit, training_spec
+    from kaudio.training.tuning import LAMBDA_GRID, lambda_grid_search, run_seeds
+
+    overrides = list(args.overrides)
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise KaudioError(f"--epochs must be >= 1, got {args.epochs}")
+        overrides.append(f"train.epochs={args.epochs}")
+    if args.seeds < 1:
+        raise KaudioError(f"--seeds must be >= 1, got {args.seeds}")
+    spec = training_spec(args.spec, overrides)
+    data = SpecData.load(spec, args.data)
+    out = Path(args.out) if args.out else default_run_dir(spec)
+    verbose = 2 if args.quiet else 1
+    print(f"kaudio train: {spec.name} ({spec.head['type']} head) on {args.data}: "
+          + ", ".join(f"{len(data.splits[k])} {k}" for k in ("train", "val", "test")) + f" clips → {out}")
+    test_split = "test" if len(data.splits["test"]) else "val"
+    if test_split == "val":
+        print("kaudio train: the data has no test clips; the metrics below are on the validation clips")
+
+    def train_ds(seed):
+        return data.dataset("train", seed)
+
+    def val_ds(seed):
+        return data.dataset("val", seed)
+
+    def test_ds(seed):
+        return data.dataset(test_split, seed)
+
+    try:
+        if args.lambda_grid is not None:
+            grid = args.lambda_grid or list(LAMBDA_GRID)
+            search = lambda_grid_search(spec, train_ds, val_ds, out, grid=grid, verbose=verbose)
+            for trial in search["trials"]:
+                print(f"  λ = {trial['fine_weight']:.2f}: best val_fine_bce {trial['val_fine_bce']:.4f}")
+            print(f"kaudio train: best λ (loss.fine_weight) = {search['best_fine_weight']:.2f}")
+            spec = training_spec(spec, {"loss.fine_weight": search["best_fine_weight"]})
+            if args.seeds == 1:
+                best_dir = Path(search["best_run_dir"])
+                import keras
+
+                model = keras.models.load_model(best_dir / "best.keras")
+                result = evaluate_model(model, val_ds(0), test_ds(0), best_dir)
+                print(result["markdown"], end="")
+                print(f"kaudio train: run directory {best_dir}")
+                return 0
+            out = out / "seeds"
+        if args.seeds > 1:
+            summary = run_seeds(spec, train_ds, val_ds, test_ds, out, seeds=args.seeds, verbose=verbose)
+            print(summary["markdown"], end="")
+            print(f"kaudio train: {args.seeds} runs in {out}; table in {out / 'metrics.md'}")
+            return 0
+        seed = spec.train["seed"]
+        result = fit(spec, train_ds(seed), val_ds(seed), run_dir=out, verbose=verbose)
+        evaluation = evaluate_model(result.model, val_ds(seed), test_ds(seed), out)
+    except tf.errors.OpError as err:
+        reraise_data_errors(err)
+    print(f"kaudio train: best epoch {result.best_epoch} of {len(result.history.get('loss', []))}")
+    print(evaluation["markdown"], end="")
+    print(f"kaudio train: run directory {out}")
+    return 0

@@ -1,0 +1,42 @@
+"""kaudio evaluate RUN_DIR --data DIR."""
+import json
+
+import pytest
+
+from kaudio.cli.main import main
+from tests.training import write_tiny_spec, write_toy_folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluate")
+    folder = write_toy_folder(root / "toy", n=20)
+    out = root / "run"
+    assert main(["train", str(write_tiny_spec(root / "spec.yaml")), "--data", str(folder), "--out", str(out),
+                 "--epochs", "1", "-q"]) == 0
+    return folder, out
+
+
+def test_evaluate_rewrites_the_tables(trained, capsys):
+    folder, run = trained
+    (run / "metrics.md").unlink()
+    assert main(["evaluate", str(run), "--data", str(folder)]) == 0
+    text = capsys.readouterr().out
+    assert "test split (4 clips)" in text and "tuned on 4 validation clips" in text and "| gmp | 1 |" in text
+    assert (run / "metrics.md").is_file()
+    assert main(["evaluate", str(run), "--data", str(folder), "--split", "val"]) == 0
+    assert "val split (4 clips)" in capsys.readouterr().out
+    assert set(json.loads((run / "thresholds.json").read_text())["fine"]) == {"tone300", "tone700", "tone1800", "tone3000"}
+
+
+def test_evaluate_errors(trained, tmp_path, capsys):
+    folder, run = trained
+    assert main(["evaluate", str(tmp_path / "nope"), "--data", str(folder)]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "spec.yaml").write_text((run / "spec.yaml").read_text())
+    assert main(["evaluate", str(tmp_path / "half"), "--data", str(folder)]) == 2
+    assert "has no best.keras" in capsys.readouterr().err
+    nosplit = write_toy_folder(tmp_path / "nosplit", n=10, splits=False)
+    assert main(["evaluate", str(run), "--data", str(nosplit)]) == 2
+    assert "no 'test' clips" in capsys.readouterr().err

@@ -1,0 +1,45 @@
+"""λ grid (keras-tuner GridSearch on val_fine_bce) and repeated seeds (mean ± std)."""
+import json
+
+import pytest
+
+from kaudio.errors import KaudioError
+from kaudio.training.tuning import LAMBDA_GRID, lambda_grid_search, run_seeds
+from tests.training import tiny_spec, toy_dataset
+
+
+def test_default_grid_is_the_papers():
+    assert LAMBDA_GRID == (0.70, 0.75, 0.80, 0.85, 0.90)
+
+
+def test_lambda_grid_picks_the_lowest_validation_fine_bce(tmp_path):
+    result = lambda_grid_search(tiny_spec(epochs=1), toy_dataset(16, 0), lambda seed: toy_dataset(8, 1),
+                                tmp_path, grid=[0.7, 0.9], verbose=0)
+    trials = result["trials"]
+    assert [t["fine_weight"] for t in trials] == [0.7, 0.9]
+    best = min(trials, key=lambda t: t["val_fine_bce"])
+    assert result["best_fine_weight"] == best["fine_weight"]
+    assert trials[0]["val_fine_bce"] != trials[1]["val_fine_bce"]  # λ changes training
+    for t in trials:
+        spec = (tmp_path / f"lambda_{t['fine_weight']:.2f}" / "spec.yaml").read_text()
+        assert f"fine_weight: {t['fine_weight']}" in spec
+    assert json.loads((tmp_path / "lambda_grid.json").read_text()) == result
+    # a second search on the same directory reloads the finished trials instead of training again
+    again = lambda_grid_search(tiny_spec(epochs=1), None, None, tmp_path, grid=[0.7, 0.9], verbose=0)
+    assert again == result
+
+
+def test_bad_grid():
+    with pytest.raises(KaudioError, match="λ grid"):
+        lambda_grid_search(tiny_spec(), None, None, "unused", grid=[1.5])
+
+
+def test_run_seeds_reports_mean_and_std(tmp_path):
+    result = run_seeds(tiny_spec(epochs=1), toy_dataset(16, 0), toy_dataset(8, 1), toy_dataset(8, 2), tmp_path,
+                       seeds=2, verbose=0)
+    assert len(result["runs"]) == 2 and result["summary"][0]["runs"] == 2
+    assert (tmp_path / "seed_0" / "best.keras").is_file() and (tmp_path / "seed_1" / "metrics.md").is_file()
+    table = (tmp_path / "metrics.md").read_text()
+    assert "| gmp | 2 |" in table and "±" in table
+    assert result["runs"][0] != result["runs"][1]  # the seeds differ
+    assert (tmp_path / "metrics.csv").is_file()
