@@ -2,7 +2,8 @@
 
 Thresholds are tuned per tag on the validation split (F1-optimal), then the chosen split (test by
 default) is scored: macro ROC-AUC, PR-AUC and F1 at the fine and coarse levels. The split is the
-one training used (the run's spec.yaml gives val_fraction and seed). Writes RUN_DIR/thresholds.json
+one training used: RUN_DIR/split.json (or the one above a --seeds / λ-grid sub-run), else the
+run's spec.yaml (val_fraction, seed). Writes RUN_DIR/thresholds.json
 and RUN_DIR/metrics.md / metrics.csv and prints the table.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ HELP = "evaluate a trained run directory on a labels.csv folder (ROC-AUC, PR-AUC
 
 def add_arguments(parser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `kaudio train`")
-    parser.add_argument("--data", required=True, metavar="DIR", help="folder with audio files and labels.csv")
+    parser.add_argument("--data", required=True, metavar="DIR", help="folder with audio files and labels.csv, or an OpenMIC-2018 release")
     parser.add_argument("--split", choices=("test", "val"), default="test", help="split to score (default: test)")
 
 
@@ -31,7 +32,8 @@ def load_run(run_dir: Path, need_model: bool = True):
         if not (run_dir / name).is_file():
             raise KaudioError(f"{run_dir} has no {name}; give a run directory written by `kaudio train` "
                               "(an unfinished run has no best.keras until its first epoch ends)")
-    spec = load_spec(run_dir / "spec.yaml")
+    # The pretrained file that initialised training is not needed to evaluate (and may be gone).
+    spec = load_spec(run_dir / "spec.yaml", {"train.init_weights": None})
     if not need_model:
         return spec, None
     import keras
@@ -48,12 +50,12 @@ def load_run(run_dir: Path, need_model: bool = True):
 def run(args) -> int:
     import tensorflow as tf
 
-    from kaudio.training.data import SpecData, reraise_data_errors
+    from kaudio.training.data import SpecData, find_split_file, reraise_data_errors
     from kaudio.training.evaluate import evaluate_model
 
     run_dir = Path(args.run_dir)
     spec, model = load_run(run_dir)
-    data = SpecData.load(spec, args.data)
+    data = SpecData.load(spec, args.data, split_file=find_split_file(run_dir))
     try:
         result = evaluate_model(model, data.dataset("val"), data.dataset(args.split), run_dir)
     except tf.errors.OpError as err:

@@ -17,7 +17,7 @@ HELP = "train a hierarchical tagger on a labels.csv folder and evaluate it (Tabl
 
 def add_arguments(parser) -> None:
     parser.add_argument("spec", help="a spec file or bundled spec name with a hierarchical head")
-    parser.add_argument("--data", required=True, metavar="DIR", help="folder with audio files and labels.csv")
+    parser.add_argument("--data", required=True, metavar="DIR", help="folder with audio files and labels.csv, or an OpenMIC-2018 release")
     parser.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/<name>_<time>)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="override a spec field, e.g. --set loss.fine_weight=0.9 (repeatable)")
@@ -49,6 +49,7 @@ def run(args) -> int:
     data = SpecData.load(spec, args.data)
     out = Path(args.out) if args.out else default_run_dir(spec)
     verbose = 2 if args.quiet else 1
+    data.save_split(out / "split.json")  # `kaudio evaluate` scores exactly this split
     print(f"kaudio train: {spec.name} ({spec.head['type']} head) on {args.data}: "
           + ", ".join(f"{len(data.splits[k])} {k}" for k in ("train", "val", "test")) + f" clips → {out}")
     test_split = "test" if len(data.splits["test"]) else "val"

@@ -93,7 +93,7 @@ def load_openmic(root: "str | os.PathLike", hierarchy: Any = None, split: str = 
         LabelsError: every inconsistency at once (bad columns or values, instruments missing from
             the class map, duplicate pairs, keys without labels, keys in both partitions, missing audio).
     """
-    root = find_openmic_root(root)
+    root = find_openmic_root(root).resolve()
     hierarchy = resolve_data_hierarchy(DEFAULT_HIERARCHY if hierarchy is None else hierarchy, root)
     problems: list[str] = []
 

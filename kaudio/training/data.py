@@ -1,8 +1,16 @@
-"""Datasets of a training spec from a ``labels.csv`` folder (used by ``kaudio train`` / ``evaluate``)."""
+"""Datasets of a training spec from a ``labels.csv`` folder or an OpenMIC-2018 release (used by
+``kaudio train`` / ``evaluate``).
+
+The split a run was trained on is saved as ``split.json`` in its run directory (clip keys per
+split), and ``kaudio evaluate`` reuses it, so thresholds are never tuned on training clips, whatever
+``train.seed`` a ``--seeds`` or λ-grid sub-run has.
+"""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from kaudio.errors import KaudioError
 
@@ -21,19 +29,43 @@ class SpecData:
     splits: dict
 
     @classmethod
-    def load(cls, spec, directory: "str | os.PathLike") -> "SpecData":
-        from kaudio.data import load_tagging_folder, split_indices
+    def load(cls, spec, directory: "str | os.PathLike", split_file: "str | os.PathLike | None" = None) -> "SpecData":
+        """Read ``directory`` for ``spec`` and split it.
+
+        ``directory`` is a folder with ``labels.csv`` or an OpenMIC-2018 release (the folder holding
+        ``openmic-2018-aggregated-labels.csv``, or the one it was unpacked in). With ``split_file``
+        (a ``split.json`` written by :meth:`save_split`) the clips keep the split of that run;
+        otherwise the ``split`` column / iterative stratification decides (``train.val_fraction``,
+        ``train.seed``).
+        """
+        from kaudio.data import load_openmic, load_tagging_folder, split_indices
+        from kaudio.data.openmic import LABELS_CSV as OPENMIC_LABELS
         from kaudio.hierarchy import Hierarchy
 
         if not spec.head or "hierarchy" not in spec.head:
             raise KaudioError(f"the spec {spec.name!r} has no hierarchical head (head.type flat, levelwise, topdown, "
                               "gmp, gap, lp or resatt with a hierarchy)")
-        table = load_tagging_folder(directory, Hierarchy.from_mapping(spec.head["hierarchy"]))
-        train = spec.train or {"val_fraction": 0.15, "seed": 0}
-        splits = split_indices(table, val_fraction=train["val_fraction"], seed=train["seed"])
-        if len(splits["train"]) == 0:
+        hierarchy = Hierarchy.from_mapping(spec.head["hierarchy"])
+        root = Path(directory).expanduser()
+        is_openmic = not (root / "labels.csv").is_file() and any(
+            (candidate / OPENMIC_LABELS).is_file() for candidate in (root, root / "openmic-2018"))
+        table = load_openmic(root.resolve(), hierarchy) if is_openmic else load_tagging_folder(root, hierarchy)
+        if split_file is not None:
+            splits = _read_split(Path(split_file), table)
+        else:
+            train = spec.train or {"val_fraction": 0.15, "seed": 0}
+            splits = split_indices(table, val_fraction=train["val_fraction"], seed=train["seed"])
+        if len(splits["train"]) == 0 and split_file is None:
             raise KaudioError(f"{directory}: no training clips (every row of labels.csv is in val or test)")
         return cls(spec, table, splits)
+
+    def save_split(self, path: "str | os.PathLike") -> Path:
+        """Write the clip keys of each split to ``path`` (``split.json``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keys = {name: [self.table.keys[i] for i in indices] for name, indices in self.splits.items()}
+        path.write_text(json.dumps(keys, indent=0))
+        return path
 
     def dataset(self, split: str, seed: int = 0):
         import tensorflow as tf
@@ -50,6 +82,35 @@ class SpecData:
         return make_dataset(self.table, indices, self.spec.input["sample_rate"], self.spec.input["samples"],
                             batch_size=train.get("batch_size", 16), shuffle=shuffle, seed=seed,
                             cache=train.get("cache"))
+
+
+def find_split_file(run_dir: "str | os.PathLike") -> Path | None:
+    """The ``split.json`` of a run: in ``run_dir`` or above it (``--seeds`` / λ-grid sub-runs)."""
+    run_dir = Path(run_dir).resolve()
+    for folder in (run_dir, run_dir.parent, run_dir.parent.parent):
+        if (folder / "split.json").is_file():
+            return folder / "split.json"
+    return None
+
+
+def _read_split(path: Path, table) -> dict:
+    import numpy as np
+
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise KaudioError(f"{path}: cannot read the run's split ({err})") from None
+    index = {key: i for i, key in enumerate(table.keys)}
+    splits, missing = {}, []
+    for name in ("train", "val", "test"):
+        keys = saved.get(name, []) if isinstance(saved, dict) else []
+        missing += [key for key in keys if key not in index]
+        splits[name] = np.array(sorted(index[key] for key in keys if key in index), dtype=np.int64)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise KaudioError(f"{path}: {len(missing)} clips of the training run's split are not in this data ({shown}); "
+                          "evaluate with the data folder the run was trained on")
+    return splits
 
 
 def reraise_data_errors(error: BaseException):

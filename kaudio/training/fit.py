@@ -9,6 +9,8 @@ A run directory holds::
     backup/          keras.callbacks.BackupAndRestore state while a run is unfinished
     logs/            TensorBoard logs
     history.csv      one row per epoch: loss, fine_bce, coarse_bce, consistency and val_* of each
+    init_weights.json  with ``train.init_weights``: the source file, the backbone layers copied and
+                     the front-end keys that differ from the source's
 
 Resume: calling :func:`fit` again with the same ``run_dir`` after an interruption restores the
 weights, the optimizer (moments and step count, hence the warm-up position) and the epoch from
@@ -18,6 +20,13 @@ per-iteration state (``shuffle(seed=…, reshuffle_each_iteration=True)``, ``Dat
 ``kaudio.data.make_dataset(shuffle=True)`` uses) is advanced by the finished epochs, and kapre's
 SpecAugment masks are drawn from a seed of (train.seed, epoch). Build the datasets the same way
 (same seeds) for the resumed call. EarlyStopping's patience counter restarts on resume.
+
+Fine-tuning: with ``train.init_weights`` the backbone starts from the backbone weights of that
+``.keras`` model (:func:`kaudio.training.init_weights.init_backbone`) — on a fresh start only; a
+resumed run continues from ``backup/`` and never reloads them. The saved models (``best.keras``,
+checkpoints) record ``init_weights: null`` in their spec, so they load on machines without the
+pretrained file; ``spec.yaml`` and ``init_weights.json`` keep the path. ``train.freeze_backbone``
+sets ``backbone.trainable = False`` before compiling (fresh and resumed runs alike).
 
 Determinism: ``train.deterministic`` (default true) calls
 ``tf.config.experimental.enable_op_determinism()``, which lasts for the whole process.
@@ -38,6 +47,7 @@ from kaudio.errors import KaudioError
 from kaudio.losses import loss_from_spec
 from kaudio.models.kaudio_model import KaudioModel
 from kaudio.spec.validate import Spec, load_spec
+from kaudio.training import init_weights as _init_weights
 from kaudio.training.model import HierarchicalTrainer, spec_augment_layer
 
 
@@ -89,6 +99,14 @@ def training_spec(spec, overrides=None) -> Spec:
         data.update(missing)
         spec = load_spec(data)
     return load_spec(spec, overrides)
+
+
+def _model_spec(spec: Spec) -> Spec:
+    """The spec the trained model records: ``train.init_weights`` set to null (a machine-specific path
+    that validation requires to exist), so that ``best.keras`` loads anywhere."""
+    if not (spec.train or {}).get("init_weights"):
+        return spec
+    return load_spec(spec, {"train.init_weights": None})
 
 
 def count_batches(dataset) -> int:
@@ -236,7 +254,7 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
     backup_dir = run_dir / "backup"
     resuming = backup_dir.is_dir() and any(backup_dir.iterdir())
     if not resuming:
-        for stale in ("history.csv", "best.json", "best.keras"):
+        for stale in ("history.csv", "best.json", "best.keras", "init_weights.json"):
             (run_dir / stale).unlink(missing_ok=True)
     (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False), encoding="utf-8")
 
@@ -244,9 +262,19 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
     if settings["deterministic"]:
         tf.config.experimental.enable_op_determinism()
 
-    model = KaudioModel(spec)
+    model = KaudioModel(_model_spec(spec))
     _check_dataset(train_ds, model, "training")
     _check_dataset(val_ds, model, "validation")
+    if settings["init_weights"] and not resuming:
+        report = _init_weights.init_backbone(model, settings["init_weights"])
+        (run_dir / "init_weights.json").write_text(json.dumps(
+            {"source": str(report.source), "layers": report.layers, "n_weights": report.n_weights,
+             "frontend_differences": report.frontend_differences}, indent=1), encoding="utf-8")
+        if verbose:
+            print(f"backbone initialised from {report.source} ({len(report.layers)} layers, "
+                  f"{report.n_weights} weight tensors)")
+    if settings["freeze_backbone"]:
+        model.backbone.trainable = False
     feature_shape = tuple(model.frontend.compute_output_shape(tuple(model.input.shape))[1:]) if model.frontend else ()
     augment = spec_augment_layer(spec, settings["spec_augment"], feature_shape)
     trainer = HierarchicalTrainer(model, loss_from_spec(spec), augment)

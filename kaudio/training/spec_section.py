@@ -17,6 +17,19 @@ frames, 2 frequency masks of up to 8 mel bins)::
       monitor: val_loss         # the best epoch (best.keras) minimises this
       crop: random              # training window: random (reshuffled each epoch) or start
       early_stopping_patience: null
+      init_weights: null        # a .keras model whose backbone weights initialise this model
+      freeze_backbone: false    # true: train the head only (backbone BN layers in inference mode)
+
+Fine-tuning (Zhong et al. §4.2 fine-tune CNN14 pretrained on AudioSet): ``init_weights`` names a
+``.keras`` file — ``kaudio convert panns Cnn14_16k_mAP=0.438.pth --arch cnn14_16k --out
+cnn14_16k.keras``, or any model kaudio built or trained — whose ``backbone`` weights are copied by
+layer name into this model's backbone before the first epoch (never on a resumed run; see
+:mod:`kaudio.training.init_weights`). A relative path is looked up in the spec file's folder,
+then in the working directory (so ``--set train.init_weights=cnn14_16k.keras`` on a bundled spec
+finds the file in the working directory); validation replaces it by the absolute path and reports a
+missing file. ``freeze_backbone: true`` sets ``backbone.trainable = False``: its weights stay as
+initialised and its BatchNormalization layers use their moving statistics (Keras' rule for
+non-trainable BN), so only the head learns (linear probing).
 
 Duration policy (``kaudio train`` through :func:`kaudio.data.make_dataset`): every clip is brought
 to ``input.samples``. With ``crop: random`` a training clip that is longer gives a window at a
@@ -25,6 +38,8 @@ random offset, drawn again each epoch, and the training order is reshuffled each
 ``input.samples`` samples, in a fixed order. Shorter clips are zero-padded at the end.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 from kaudio.registry import register
 from kaudio.spec.schema import Field, Schema
@@ -57,6 +72,37 @@ def _check_spec_augment(value: dict) -> tuple[dict, list[tuple[str, str]]]:
     return out, problems
 
 
+def _resolve_init_weights(params: dict, context) -> list[tuple[str, str]]:
+    """Replace ``init_weights`` by the absolute path of an existing ``.keras`` file (in place).
+
+    A relative path is tried against the spec file's folder, then the working directory.
+    """
+    value = params.get("init_weights")
+    if value is None:
+        return []
+    if not value.strip():
+        return [("init_weights", "expected a path to a .keras file or null, got an empty string")]
+    path = Path(value).expanduser()
+    if path.suffix != ".keras":
+        return [("init_weights", f"{value!r} is not a .keras file; give a Keras 3 model archive, e.g. the output "
+                                 "of `kaudio convert panns CKPT.pth --arch cnn14 --out cnn14.keras` or a run's "
+                                 "best.keras")]
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        folders = [context.source_dir if context is not None else Path.cwd(), Path.cwd()]
+        candidates = list(dict.fromkeys(folder / path for folder in folders))
+    for candidate in candidates:
+        if candidate.is_file():
+            params["init_weights"] = str(candidate.resolve())
+            return []
+    looked = " or ".join(str(c) for c in candidates)
+    hint = "" if path.is_absolute() else " (a relative path is looked up in the spec's folder, then the working directory)"
+    return [("init_weights", f"no such file: {looked}{hint}; convert a PANNs checkpoint with `kaudio convert panns "
+                             "CKPT.pth --arch cnn14 --out cnn14.keras` (--arch cnn14_16k for a 16 kHz checkpoint) "
+                             "or set init_weights: null")]
+
+
 @register("train", "supervised")
 class SupervisedTraining:
     """Supervised training of a hierarchical tagger with :func:`kaudio.fit` (see the module docstring)."""
@@ -83,6 +129,11 @@ class SupervisedTraining:
         Field("cache", str, "memory", "dataset cache: memory, a file path, or none", nullable=True),
         Field("deterministic", bool, True, "enable TensorFlow op determinism (repeatable runs, maybe slower)"),
         Field("jit_compile", bool, False, "compile the train step with XLA"),
+        Field("init_weights", str, None, "a .keras model whose backbone weights initialise the model before "
+              "training (e.g. `kaudio convert panns` output); relative to the spec's folder or the working "
+              "directory", nullable=True),
+        Field("freeze_backbone", bool, False, "keep the backbone's weights fixed (BN in inference mode); "
+              "only the head trains"),
     ))
 
     @classmethod
@@ -91,6 +142,7 @@ class SupervisedTraining:
         params["spec_augment"] = augment
         if params.get("cache") in ("none", ""):
             params["cache"] = None
+        problems += _resolve_init_weights(params, context)
         if augment["enabled"] and context is not None and "input" in context.sections \
                 and "frontend" not in context.sections:
             problems.append(("spec_augment.enabled", "SpecAugment acts on the front-end output and this spec has "

@@ -45,6 +45,7 @@ def lambda_grid_search(spec, train_ds, val_ds, run_dir: "str | os.PathLike", gri
         ``{"best_fine_weight", "best_run_dir", "trials": [{"fine_weight", "val_fine_bce", "run_dir"}]}``
         (also written to ``<run_dir>/lambda_grid.json``).
     """
+    import keras
     import keras_tuner
 
     from kaudio.training.fit import fit, training_spec
@@ -54,16 +55,19 @@ def lambda_grid_search(spec, train_ds, val_ds, run_dir: "str | os.PathLike", gri
     if not grid or bad:
         raise KaudioError(f"the λ grid must be non-empty values in [0, 1], got {grid}")
     spec = training_spec(spec, overrides)
+    if not getattr(spec.component("head"), "trains_coarse", True):
+        raise KaudioError(f"the {spec.head['type']!r} head trains the fine level only, so λ (loss.fine_weight) has "
+                          "no effect and every grid point would train the same model; drop --lambda-grid")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     trials: dict[float, dict] = {}
 
     class LambdaHyperModel(keras_tuner.HyperModel):
         def build(self, hp):
-            from kaudio.models import KaudioModel
-
             hp.Choice("fine_weight", grid)
-            return KaudioModel(spec)  # what the trial trains; kaudio.fit rebuilds it with the trial's seed
+            # keras-tuner wants a Model here; kaudio.fit builds the trial's real model (with its seed)
+            # in `fit`, so an empty placeholder avoids building e.g. CNN14's 80 M weights twice.
+            return keras.Sequential(name="lambda_trial_placeholder")
 
         def fit(self, hp, model, *args, callbacks=None, **kwargs):
             weight = float(hp.get("fine_weight"))

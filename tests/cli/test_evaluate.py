@@ -38,5 +38,10 @@ def test_evaluate_errors(trained, tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "half"), "--data", str(folder)]) == 2
     assert "has no best.keras" in capsys.readouterr().err
     nosplit = write_toy_folder(tmp_path / "nosplit", n=10, splits=False)
-    assert main(["evaluate", str(run), "--data", str(nosplit)]) == 2
+    assert main(["evaluate", str(run), "--data", str(nosplit)]) == 2  # other data than the run's split.json
+    assert "clips of the training run's split are not in this data" in capsys.readouterr().err
+    (tmp_path / "copy").mkdir()
+    for name in ("spec.yaml", "best.keras"):  # a run without split.json: the spec's split of the data
+        (tmp_path / "copy" / name).write_bytes((run / name).read_bytes())
+    assert main(["evaluate", str(tmp_path / "copy"), "--data", str(nosplit)]) == 2
     assert "no 'test' clips" in capsys.readouterr().err

@@ -20,7 +20,7 @@ def test_train_writes_a_complete_run_directory(tmp_path, toy_folder, capsys):
     assert main(["train", str(spec), "--data", str(toy_folder), "--out", str(out), "--epochs", "2", "-q"]) == 0
     text = capsys.readouterr().out
     assert "12 train, 4 val, 4 test clips" in text and "best epoch" in text and "| resatt | 1 |" in text
-    for name in ("spec.yaml", "best.keras", "history.csv", "thresholds.json", "metrics.md", "metrics.csv"):
+    for name in ("spec.yaml", "split.json", "best.keras", "history.csv", "thresholds.json", "metrics.md", "metrics.csv"):
         assert (out / name).is_file(), name
     assert isinstance(keras.models.load_model(out / "best.keras"), kaudio.KaudioModel)
     assert set(json.loads((out / "thresholds.json").read_text())["coarse"]) == {"low", "high"}

@@ -34,6 +34,11 @@ def test_bad_grid():
         lambda_grid_search(tiny_spec(), None, None, "unused", grid=[1.5])
 
 
+def test_grid_refused_for_the_flat_head(tmp_path):
+    with pytest.raises(KaudioError, match="'flat' head trains the fine level only"):
+        lambda_grid_search(tiny_spec(head="flat"), None, None, tmp_path, grid=[0.7, 0.9])
+
+
 def test_run_seeds_reports_mean_and_std(tmp_path):
     result = run_seeds(tiny_spec(epochs=1), toy_dataset(16, 0), toy_dataset(8, 1), toy_dataset(8, 2), tmp_path,
                        seeds=2, verbose=0)
