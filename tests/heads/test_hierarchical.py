@@ -7,9 +7,8 @@ import tensorflow as tf
 import kaudio
 from kaudio import registry
 from kaudio.errors import SpecError
+from tests.helpers import register_tiny_backbone
 from kaudio.heads.hierarchical import HierarchicalHead, ResAttHead
-from kaudio.registry import register
-from kaudio.spec.schema import Field, Schema
 
 HEADS = ["flat", "levelwise", "topdown", "gmp", "gap", "lp", "resatt"]
 # non-contiguous fine order inside groups is impossible (YAML order is group by group), but groups of
@@ -21,32 +20,7 @@ D = 12
 TEST_BACKBONE = "kaudio_tests_pool_dense"
 
 
-@keras.saving.register_keras_serializable(package="kaudio_tests")
-class PoolDenseBackbone(keras.Model):
-    """Test-only backbone: global average pooling of the front end's map + Dense(D) → (batch, D)."""
-
-    spec_schema = Schema((Field("units", int, D, "embedding width", minimum=1),))
-
-    def __init__(self, feature_shape, units=D, **kwargs):
-        x = keras.Input(tuple(feature_shape))
-        pooled = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-        super().__init__(x, keras.layers.Dense(units, activation="tanh", name="fc")(pooled), **kwargs)
-        self.feature_shape, self.units = list(feature_shape), int(units)
-
-    def get_config(self):
-        return {"feature_shape": self.feature_shape, "units": self.units, "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    @classmethod
-    def from_spec(cls, params, feature_shape, name="backbone"):
-        return cls(feature_shape, name=name, **params)
-
-
-if registry.lookup("backbone", TEST_BACKBONE) is None:
-    register("backbone", TEST_BACKBONE)(PoolDenseBackbone)
+register_tiny_backbone(TEST_BACKBONE, "global", D)
 
 
 def spec_for(head_type, backbone=None, **head):

@@ -5,13 +5,10 @@ frequency bands (two "low" and two "high" bands), the coarse tags low/high follo
 The tiny backbone averages the log-mel over time and applies a Dense layer, so the task is
 learnable in a few epochs yet impossible without learning (chance BCE is ln 2 ≈ 0.69).
 """
-import keras
 import numpy as np
 
-from kaudio import registry
 from kaudio.hierarchy import Hierarchy
-from kaudio.registry import register
-from kaudio.spec.schema import Field, Schema
+from tests.helpers import register_tiny_backbone
 
 TEST_BACKBONE = "kaudio_tests_time_mean_dense"
 SR, SAMPLES = 8000, 2000
@@ -19,34 +16,7 @@ HIERARCHY = {"low": ["tone300", "tone700"], "high": ["tone1800", "tone3000"]}
 FREQS = [300.0, 700.0, 1800.0, 3000.0]
 
 
-@keras.saving.register_keras_serializable(package="kaudio_tests")
-class TimeMeanDenseBackbone(keras.Model):
-    """Test-only backbone: mean of the (time, freq, 1) log-mel over time → LayerNorm → Dense(units, relu)."""
-
-    spec_schema = Schema((Field("units", int, 16, "embedding width", minimum=1),))
-
-    def __init__(self, feature_shape, units=16, **kwargs):
-        x = keras.Input(tuple(feature_shape))
-        pooled = keras.layers.AveragePooling2D((feature_shape[0], 1), name="time_mean")(x)
-        flat = keras.layers.Flatten(name="flatten")(pooled)
-        normed = keras.layers.LayerNormalization(name="norm")(flat)
-        super().__init__(x, keras.layers.Dense(units, activation="relu", name="fc")(normed), **kwargs)
-        self.feature_shape, self.units = list(feature_shape), int(units)
-
-    def get_config(self):
-        return {"feature_shape": self.feature_shape, "units": self.units, "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    @classmethod
-    def from_spec(cls, params, feature_shape, name="backbone"):
-        return cls(feature_shape, name=name, **params)
-
-
-if registry.lookup("backbone", TEST_BACKBONE) is None:
-    register("backbone", TEST_BACKBONE)(TimeMeanDenseBackbone)
+register_tiny_backbone(TEST_BACKBONE, "time_mean", 16)
 
 
 def tiny_spec(head="gmp", epochs=2, spec_augment=False, **train) -> dict:
