@@ -7,8 +7,11 @@ from kaudio.errors import KaudioError
 def test_bundled_types_are_registered():
     assert {"mel", "linear"} <= set(registry.names("frontend"))
     assert {"l3_audio", "l3_image"} <= set(registry.names("backbone"))
-    assert "embedding_pool" in registry.names("head")
-    assert registry.names("train") == []
+    assert {"l3_audio", "l3_image", "panns_cnn"} <= set(registry.names("backbone"))
+    assert {"embedding_pool", "tagger", "flat", "levelwise", "topdown", "gmp", "gap", "lp", "resatt"} <= set(
+        registry.names("head"))
+    assert registry.names("loss") == ["hierarchical_bce"] and registry.names("train") == ["supervised"]
+    assert registry.names("data") == []  # reserved: datasets are given on the command line for now
 
 
 def test_register_and_conflicts():

@@ -137,8 +137,13 @@ def test_unknown_preset_and_preset_values_are_overridable():
 
 
 def test_reserved_sections_report_that_no_types_exist_yet():
-    p = find(problems_of(tiny_audio_spec(train={"type": "supervised"})), "train.type")
-    assert "no train types exist yet" in p.message
+    p = find(problems_of(tiny_audio_spec(data={"type": "folder"})), "data.type")
+    assert "no data types exist yet" in p.message
+
+
+def test_unknown_train_type_lists_the_valid_ones():
+    p = find(problems_of(tiny_audio_spec(train={"type": "supervized"})), "train.type")
+    assert "did you mean 'supervised'" in p.message and "valid types: supervised" in p.message
 
 
 def test_error_message_lists_every_problem():
