@@ -13,7 +13,9 @@ For every head spec in ``specs/`` (``instruments_<head>.yaml``) and every seed t
 
 then prints the Table-1-style comparison (mean ± std over seeds) and writes ``OUT/results.md``
 and ``OUT/results.csv``. Run directories are ``OUT/<head>_seed<k>/`` (``best.keras``,
-``history.csv``, TensorBoard ``logs/``, ...); an interrupted run resumes where it stopped.
+``history.csv``, TensorBoard ``logs/``, ...); an interrupted run resumes where it stopped, and a
+finished one (``test_metrics.json`` present) is reused unless ``--retrain`` — so ``--seeds 3`` after
+a one-seed run trains only seeds 1 and 2.
 
 The split is the dataset's ``split`` column: ``test`` rows are the test set, and the validation set
 is the given ``val`` rows or, when there are none (render_dataset.py's default), 15% of the
@@ -52,6 +54,8 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override train.epochs of the specs")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="more spec overrides for every head, e.g. --set loss.fine_weight=0.9")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train again even where OUT/<head>_seed<k>/test_metrics.json shows a finished run")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips (a quick smoke run)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras output while training")
     args = parser.parse_args(argv)
@@ -96,6 +100,13 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         test_ds = make_dataset(table, split["test"], sample_rate, samples, batch, cache="memory")
         for head in args.heads:
             run_dir = args.out / f"{head}_seed{seed}"
+            finished = run_dir / "test_metrics.json"
+            if finished.is_file() and not args.retrain:  # a finished run (e.g. before adding seeds) is reused
+                saved = json.loads(finished.read_text(encoding="utf-8"))
+                runs[head].append(saved.pop("rows"))
+                timings.append(saved)
+                print(f"\n=== {head} (seed {seed}): finished earlier, reusing {finished}")
+                continue
             print(f"\n=== {head} (seed {seed}) -> {run_dir}")
             started = time.perf_counter()
             result = fit(spec_path(head), train_ds, val_ds, run_dir=run_dir,
