@@ -232,13 +232,13 @@ def read_panns_checkpoint(path: str | os.PathLike, trust_pickle: bool = False) -
     (training checkpoints store numpy objects beside the weights). Anything else needs
     ``trust_pickle=True`` (full unpickling, which can run code from the file).
     """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"no such checkpoint file: {str(path)!r}")
     try:
         import torch
     except ImportError as err:
         raise KaudioError("reading a PyTorch .pth checkpoint needs torch: pip install kaudio[torch]") from err
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"no such checkpoint file: {str(path)!r}")
     try:
         if trust_pickle:
             checkpoint = torch.load(path, map_location="cpu", weights_only=False)

@@ -118,6 +118,7 @@ def test_bare_backbone_rejects_fc_audioset_and_other_heads_are_refused(state):
 
 def test_reading_pth_without_torch_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "torch", None)
+    (tmp_path / "x.pth").write_bytes(b"not read without torch")
     with pytest.raises(KaudioError, match=r"needs torch: pip install kaudio\[torch\]"):
         read_panns_checkpoint(tmp_path / "x.pth")
 
