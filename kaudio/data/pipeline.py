@@ -67,8 +67,7 @@ def check_audio_files(paths) -> None:
     bad = []
     for path in dict.fromkeys(paths):
         try:
-            reader = AudioFileReader(path)
-            reader._file.close()
+            AudioFileReader(path).close()
         except InputError as err:
             bad.append(str(err))
     if bad:
@@ -152,22 +151,21 @@ def make_dataset(table, indices, sample_rate: int, samples: int, batch_size: int
         audio.set_shape([None])
         return audio
 
-    def first_window(audio):
-        audio = audio[:samples]
+    def window(audio, offset=0):
+        """``samples`` samples from ``offset``, zero-padded at the end (like :func:`fit_length`)."""
+        audio = audio[offset: offset + samples]
         return tf.pad(audio, [[0, samples - tf.shape(audio)[0]]])
 
     def random_window(audio, rand):
-        length = tf.shape(audio)[0]
-        span = tf.maximum(length - samples, 0) + 1
+        span = tf.maximum(tf.shape(audio)[0] - samples, 0) + 1
         offset = tf.random.stateless_uniform([], seed=tf.stack([rand, tf.constant(0, tf.int64)]),
                                              maxval=span, dtype=tf.int32)
-        audio = audio[offset: offset + samples]
-        return tf.pad(audio, [[0, samples - tf.shape(audio)[0]]])
+        return window(audio, offset)
 
     ds = tf.data.Dataset.from_tensor_slices((indices, targets))
     ds = ds.map(lambda i, t: (decode_op(i), t), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if not shuffle:
-        ds = ds.map(lambda a, t: (first_window(a), t), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(lambda a, t: (window(a), t), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache == CACHE_MEMORY:
         ds = ds.cache()
     elif cache is not None:

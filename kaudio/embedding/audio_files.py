@@ -48,6 +48,10 @@ class AudioFileReader:
             self._file.close()
             raise InputError(f"{self.path}: contains no audio samples")
 
+    def close(self) -> None:
+        """Close the file without reading it (a header check)."""
+        self._file.close()
+
     def blocks(self, seconds: float = CHUNK_SECONDS) -> Iterator[tuple[np.ndarray, bool]]:
         """Yield ``(mono block, is_last)``; raise if the file ends before its header says it should."""
         size = max(int(seconds * self.sample_rate), 1)
