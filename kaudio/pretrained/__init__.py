@@ -5,11 +5,13 @@
     pretrained.load_backbone_weights(model.backbone, "openl3_audio_mel256_music")
     pretrained.load_backbone_weights(model.backbone, "openl3_audio_mel256_music.h5")   # or a file
 
-The cache is ``$KAUDIO_HOME`` (default ``~/.cache/kaudio``); weights live in its ``weights/``.
+The cache is ``$KAUDIO_HOME`` (default ``~/.cache/kaudio``); weights live in its ``weights/``: the
+download as downloaded (``<file>.gz``), verified against the git blob SHA-1 (and sha256) pinned in
+the manifest on every fetch, and the ``<file>`` unpacked from it (see :mod:`kaudio.pretrained.cache`).
 """
-from kaudio.pretrained.cache import cache_dir, fetch, weights_dir
+from kaudio.pretrained.cache import CachePaths, FileIds, cache_dir, cache_paths, fetch, file_ids, weights_dir
 from kaudio.pretrained.loading import load_backbone_weights, weights_file_format
 from kaudio.pretrained.manifest import WeightsEntry, find_entry, load_manifest, manifest_path
 
-__all__ = ["WeightsEntry", "cache_dir", "fetch", "find_entry", "load_backbone_weights", "load_manifest",
-           "manifest_path", "weights_dir", "weights_file_format"]
+__all__ = ["CachePaths", "FileIds", "WeightsEntry", "cache_dir", "cache_paths", "fetch", "file_ids", "find_entry",
+           "load_backbone_weights", "load_manifest", "manifest_path", "weights_dir", "weights_file_format"]

@@ -19,7 +19,7 @@ import keras
 
 from kaudio.convert.openl3 import load_openl3_weights
 from kaudio.errors import WeightsError
-from kaudio.pretrained.cache import fetch
+from kaudio.pretrained.cache import cached_files, fetch
 from kaudio.pretrained.manifest import Manifest, load_manifest
 from kaudio.spec.schema import did_you_mean
 
@@ -84,8 +84,9 @@ def load_backbone_weights(backbone: keras.Model, source: str | os.PathLike, *, m
                 raise WeightsError(f"{path}: the manifest says {entry.format}, the file is {file_format}")
             _load_file(backbone, path, file_format)
         except WeightsError as err:
-            raise WeightsError(f"{err}\n(the file is the cached download of {source!r}: delete it to download it "
-                               f"again)") from None
+            files = " and ".join(str(file) for file in cached_files(entry))
+            raise WeightsError(f"{err}\n(the file is the cached download of {source!r}: delete {files} to download "
+                               f"it again)") from None
         return path
     path = Path(source)
     _load_file(backbone, path, weights_file_format(path))

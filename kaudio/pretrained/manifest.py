@@ -1,9 +1,11 @@
 """The manifest of pretrained weights: top-level ``pretrained/manifest.yaml``, installed as ``kaudio._pretrained``.
 
-Each entry says which bundled spec the weights fit, where to download them, how to check and
-unpack the download, and how to read the file (``openl3_h5``: the released OpenL3 Keras-2
-``save_weights`` files, reference sheet §1.13). The manifest is validated like a spec: unknown
-keys, missing keys, bad values are all reported at once, with ``file:line``.
+Each entry says which bundled spec the weights fit, where to download them, which ids pin the
+download (``git_blob_sha1``: the git blob SHA-1 of the file as downloaded, as listed by the tree
+of the ``models`` branch of https://github.com/marl/openl3; ``sha256``), how to unpack it, and
+how to read the file (``openl3_h5``: the released OpenL3 Keras-2 ``save_weights`` files, mapped
+by weighted-layer position). The manifest is validated like a spec: unknown keys, missing keys,
+bad values are all reported at once, with ``file:line``.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ FORMATS = ("openl3_h5", "kaudio_weights_h5")
 COMPRESSIONS = ("gzip", "none")
 URL_SCHEMES = ("https://", "http://", "file://")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_GIT_BLOB_SHA1 = re.compile(r"[0-9a-f]{40}")
 _NAME = re.compile(r"[a-z0-9_]+")
 
 MANIFEST_SCHEMA = Schema((
@@ -32,6 +35,8 @@ ENTRY_SCHEMA = Schema((
     Field("spec", str, doc="bundled spec whose backbone the weights fit, e.g. l3_m256"),
     Field("file", str, doc="name of the ready-to-load (decompressed) file in the cache"),
     Field("urls", list, doc="download URLs, tried in order", item_kind=str),
+    Field("git_blob_sha1", str, nullable=True,
+          doc="git blob SHA-1 of the file as downloaded (`git hash-object FILE`); null = not pinned"),
     Field("sha256", str, nullable=True, doc="sha256 of the file as downloaded; null = not pinned yet"),
     Field("compression", str, choices=COMPRESSIONS, doc="how the download is compressed"),
     Field("format", str, choices=FORMATS, doc="layout of the weight file"),
@@ -42,7 +47,11 @@ ENTRY_SCHEMA = Schema((
 
 @dataclass(frozen=True)
 class WeightsEntry:
-    """One manifest entry (see the header of ``pretrained/manifest.yaml`` for each field)."""
+    """One manifest entry (see the header of ``pretrained/manifest.yaml`` for each field).
+
+    ``git_blob_sha1`` comes last, with a default of ``None`` (not pinned by it), so that entries
+    built in code without it keep working.
+    """
 
     name: str
     spec: str
@@ -53,6 +62,12 @@ class WeightsEntry:
     format: str
     licence: str
     source: str
+    git_blob_sha1: str | None = None
+
+    @property
+    def pinned(self) -> bool:
+        """Whether the download is pinned by at least one id (``git_blob_sha1`` or ``sha256``)."""
+        return self.git_blob_sha1 is not None or self.sha256 is not None
 
 
 Manifest = Mapping[str, WeightsEntry]
@@ -124,6 +139,9 @@ def _validate_entry(name, entry) -> tuple[dict, list[tuple[tuple, str]]]:
                                            f"{did_you_mean(values['spec'], bundled.names())}"))
     if values["sha256"] is not None and not _SHA256.fullmatch(values["sha256"]):
         problems.append((path + ("sha256",), "expected 64 lower-case hex digits (or null while not pinned)"))
+    if values["git_blob_sha1"] is not None and not _GIT_BLOB_SHA1.fullmatch(values["git_blob_sha1"]):
+        problems.append((path + ("git_blob_sha1",), "expected 40 lower-case hex digits, as printed by "
+                                                    "`git hash-object FILE` (or null while not pinned)"))
     for i, url in enumerate(values["urls"]):
         if not url.startswith(URL_SCHEMES):
             problems.append((path + ("urls", i), f"expected a URL starting with {', '.join(URL_SCHEMES)}"))

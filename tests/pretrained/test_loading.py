@@ -1,5 +1,7 @@
 """load_backbone_weights: by manifest name (cache / download) or from an OpenL3 .h5 or a kaudio .weights.h5 file."""
+import dataclasses
 import gzip
+import hashlib
 
 import h5py
 import numpy as np
@@ -9,7 +11,7 @@ from kaudio.convert.openl3 import read_openl3_h5
 from kaudio.errors import WeightsError
 from kaudio.models.l3.l3_backbone import L3AudioBackbone
 from kaudio.pretrained.loading import load_backbone_weights, weights_file_format
-from kaudio.pretrained.manifest import WeightsEntry
+from kaudio.pretrained.manifest import WeightsEntry, load_manifest
 from tests.convert import write_openl3_file
 
 SMALL = (4, 8)
@@ -62,13 +64,29 @@ def test_kaudio_weights_that_do_not_fit_leave_the_backbone_unchanged(tmp_path):
     assert_weights_equal(backbone, before)
 
 
-def test_shipped_name_uses_the_cached_file(tmp_path, kaudio_home):
-    cached = kaudio_home / "weights" / "openl3_audio_mel256_music-v0_4_0.h5"
+def test_name_uses_a_hand_placed_verified_archive(tmp_path, kaudio_home):
+    source = write_openl3_file(tmp_path / "w.h5", filters=SMALL)
+    archive = kaudio_home / "weights" / "w.h5.gz"
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(gzip.compress(source.read_bytes()))
+    manifest = _manifest((tmp_path / "offline" / "w.h5.gz").as_uri(), git_blob_sha1=_git_blob_sha1(archive))
+    backbone = small_backbone()
+    path = load_backbone_weights(backbone, "tiny", manifest=manifest, progress=False)
+    assert path == kaudio_home / "weights" / "w.h5"
+    assert_weights_equal(backbone, file_arrays(source))
+
+
+def test_shipped_name_refuses_an_unpacked_file_without_its_archive(tmp_path, kaudio_home):
+    entry = dataclasses.replace(load_manifest()["openl3_audio_mel256_music"],
+                                urls=((tmp_path / "offline.h5.gz").as_uri(),))
+    cached = kaudio_home / "weights" / entry.file
     cached.parent.mkdir(parents=True)
     write_openl3_file(cached)
-    backbone = L3AudioBackbone(feature_shape=(16, 16, 1))
-    assert load_backbone_weights(backbone, "openl3_audio_mel256_music") == cached
-    assert_weights_equal(backbone, file_arrays(cached))
+    with pytest.raises(WeightsError) as err:
+        load_backbone_weights(L3AudioBackbone(feature_shape=(16, 16, 1)), entry.name, manifest={entry.name: entry},
+                              progress=False)
+    assert f"{cached} is in the cache but cannot be verified" in str(err.value)
+    assert f"still gzipped: do not gunzip it), at\n  {cached}.gz\n" in str(err.value)
 
 
 def test_name_downloads_into_the_cache(tmp_path, kaudio_home):
@@ -81,12 +99,24 @@ def test_name_downloads_into_the_cache(tmp_path, kaudio_home):
     assert_weights_equal(backbone, file_arrays(source))
 
 
-def test_cached_file_that_does_not_fit_says_how_to_download_again(tmp_path):
+def test_cached_file_that_does_not_fit_says_how_to_download_again(tmp_path, kaudio_home):
     source = write_openl3_file(tmp_path / "w.h5", filters=(4, 16))
     with pytest.raises(WeightsError) as err:
         load_backbone_weights(small_backbone(), "tiny", manifest=_manifest(source.as_uri(), compression="none"),
                               progress=False)
-    assert "differ in shape" in str(err.value) and "delete it to download it again" in str(err.value)
+    cached = kaudio_home / "weights" / "w.h5"
+    assert "differ in shape" in str(err.value) and f"delete {cached} to download it again" in str(err.value)
+
+
+def test_cached_archive_that_does_not_fit_says_to_delete_both_files(tmp_path, kaudio_home):
+    source = write_openl3_file(tmp_path / "w.h5", filters=(4, 16))
+    served = tmp_path / "w.h5.gz"
+    served.write_bytes(gzip.compress(source.read_bytes()))
+    with pytest.raises(WeightsError) as err:
+        load_backbone_weights(small_backbone(), "tiny", manifest=_manifest(served.as_uri()), progress=False)
+    weights = kaudio_home / "weights"
+    assert (f"delete {weights / 'w.h5.gz'} and {weights / 'w.h5'} and {weights / 'w.h5.unpacked.json'} to download "
+            f"it again") in str(err.value)
 
 
 def test_manifest_format_is_checked(tmp_path):
@@ -121,6 +151,12 @@ def test_wrong_kinds_of_file(tmp_path):
         load_backbone_weights(small_backbone(), renamed)
 
 
-def _manifest(url, compression="gzip", file="w.h5", file_format="openl3_h5"):
+def _manifest(url, compression="gzip", file="w.h5", file_format="openl3_h5", git_blob_sha1=None):
     return {"tiny": WeightsEntry(name="tiny", spec="l3_m256", file=file, urls=(url,), sha256=None,
-                                 compression=compression, format=file_format, licence="CC BY 4.0", source="tests")}
+                                 compression=compression, format=file_format, licence="CC BY 4.0", source="tests",
+                                 git_blob_sha1=git_blob_sha1)}
+
+
+def _git_blob_sha1(path):
+    data = path.read_bytes()
+    return hashlib.sha1(b"blob " + str(len(data)).encode() + b"\0" + data).hexdigest()
