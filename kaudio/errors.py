@@ -9,7 +9,13 @@ from dataclasses import dataclass
 
 
 class KaudioError(Exception):
-    """Base class of all user-facing kaudio errors."""
+    """Base class of all user-facing kaudio errors.
+
+    ``exit_status`` is the command line's exit status for the error: 2 (a bad spec, argument or
+    input: fix the call), 1 for failures of the work itself (see :class:`OutputError`).
+    """
+
+    exit_status = 2
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,13 @@ class InputError(KaudioError):
 
 class WeightsError(KaudioError):
     """Pretrained weights are missing, corrupt, or do not fit the model."""
+
+
+class OutputError(KaudioError):
+    """An output location cannot be written (a file where a folder is needed, no permission, a
+    read-only file system, an existing file that must not be replaced)."""
+
+    exit_status = 1
 
 
 class KaudioWarning(UserWarning):

@@ -17,6 +17,7 @@ A registered class provides:
 """
 from __future__ import annotations
 
+import importlib
 from typing import Callable, TypeVar
 
 from kaudio.errors import KaudioError
@@ -26,6 +27,16 @@ from kaudio.errors import KaudioError
 SECTION_KINDS: tuple[str, ...] = ("input", "frontend", "backbone", "head", "loss", "train", "data")
 
 _REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in SECTION_KINDS}
+
+#: The modules whose import registers kaudio's spec components and Keras-serializable classes.
+#: :func:`load_components` imports them on the first registry lookup, so ``import kaudio`` itself
+#: stays light (no TensorFlow) and a new family is one more entry here.
+COMPONENT_MODULES: tuple[str, ...] = (
+    "kaudio.inputs", "kaudio.layers", "kaudio.frontends", "kaudio.models", "kaudio.heads", "kaudio.losses",
+    "kaudio.training",
+)
+_loaded = False
+_loading = False
 
 T = TypeVar("T")
 
@@ -49,13 +60,38 @@ def register(kind: str, name: str) -> Callable[[T], T]:
     return decorator
 
 
+def load_components() -> None:
+    """Import every module of :data:`COMPONENT_MODULES` once (idempotent, re-entrant safe).
+
+    This registers the spec component types and every ``register_keras_serializable`` class, so
+    ``keras.models.load_model`` finds kaudio's layers and models.
+    """
+    global _loaded, _loading
+    if _loaded or _loading:
+        return
+    _loading = True
+    try:
+        for module in COMPONENT_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+    finally:
+        _loading = False
+
+
+def components_loaded() -> bool:
+    """Whether :func:`load_components` has run to the end."""
+    return _loaded
+
+
 def names(kind: str) -> list[str]:
     """Sorted type names registered for ``kind``."""
+    load_components()
     return sorted(_REGISTRY[kind])
 
 
 def lookup(kind: str, name: str) -> type | None:
     """The class registered as ``name`` in ``kind``, or ``None``."""
+    load_components()
     return _REGISTRY.get(kind, {}).get(name)
 
 
