@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from kaudio.embedding.framing import StreamFramer, hop_samples, timestamps
+from kaudio.embedding.framing import StreamFramer, frame_count, hop_samples, padding_only_frames, timestamps
 from kaudio.embedding.inference import BatchRunner
 from kaudio.embedding.models import DEFAULT_AUDIO_MODEL, PRETRAINED, load_embedding_model, model_info
 from kaudio.errors import InputError, KaudioWarning
@@ -67,8 +67,9 @@ def to_mono_float(audio, where: str = "audio") -> np.ndarray:
         raise InputError(f"{where} is empty (0 samples)")
     if audio.ndim > 2:
         raise InputError(f"{where} has {audio.ndim} dimensions {audio.shape}; expected (samples,) or (samples, channels)")
-    if audio.ndim == 2 and audio.shape[0] < audio.shape[1] and audio.shape[0] <= 8:
-        raise InputError(f"{where} has shape {audio.shape}, which looks like (channels, samples); kaudio expects "
+    if audio.ndim == 2 and audio.shape[0] < audio.shape[1]:
+        raise InputError(f"{where} has shape {audio.shape}: that would be {audio.shape[0]} samples of "
+                         f"{audio.shape[1]} channels, so it looks like (channels, samples); kaudio expects "
                          f"(samples, channels) like soundfile and openl3 — pass audio.T")
     if np.issubdtype(audio.dtype, np.integer):
         info = np.iinfo(audio.dtype)
@@ -112,13 +113,26 @@ def _chunks(audio: np.ndarray, size: int) -> Iterator[tuple[np.ndarray, bool]]:
         yield audio[start: start + size], start + size >= len(audio)
 
 
+def warn_about_padding(length: int, model_rate: int, window: int, hop: int, center: bool, where: str) -> None:
+    """Warn (like openl3) when the audio is shorter than one window, and when frames would hold
+    nothing but zero padding (a hop longer than what is left of the audio)."""
+    if length < window:
+        warnings.warn(f"{where} is shorter than one window ({length} < {window} samples at "
+                      f"{model_rate} Hz); it is zero-padded", KaudioWarning, stacklevel=4)
+    empty = padding_only_frames(length, window, hop, center)
+    if empty:
+        n = frame_count(length, window, hop, center)
+        warnings.warn(f"{where}: the last {empty} of {n} frames hold only zero padding: the hop "
+                      f"({hop / model_rate:g} s) is longer than what is left of the "
+                      f"{length / model_rate:g}-s audio; use a smaller hop_size or drop those frames",
+                      KaudioWarning, stacklevel=4)
+
+
 def stream_windows(chunks: Iterable[tuple[np.ndarray, bool]], length_in: int, sr: float, model_rate: int,
                    window: int, hop: int, center: bool, where: str) -> tuple[int, Iterator[np.ndarray]]:
     """Resample chunks of mono audio and cut them into windows. Returns (n_frames, window iterator)."""
     resampler = StreamResampler(sr, model_rate, length_in)
-    if resampler.length_out < window:
-        warnings.warn(f"{where} is shorter than one window ({resampler.length_out} < {window} samples at "
-                      f"{model_rate} Hz); it is zero-padded", KaudioWarning, stacklevel=3)
+    warn_about_padding(resampler.length_out, model_rate, window, hop, center, where)
     framer = StreamFramer(resampler.length_out, window, hop, center)
 
     def windows():
@@ -185,7 +199,11 @@ def embed(audio, sr, model: str = DEFAULT_AUDIO_MODEL, embedding_size: int = 614
     if mode == "fast":
         from kaudio.embedding.fast import fast_embed
 
-        results = [fast_embed(keras_model, _resample_all(m, r, model_rate), hop, center) for m, r in zip(monos, rates)]
+        results = []
+        for mono, rate, name in zip(monos, rates, names):
+            resampled = _resample_all(mono, rate, model_rate)
+            warn_about_padding(len(resampled), model_rate, window, hop, center, name)
+            results.append(fast_embed(keras_model, resampled, hop, center))
     else:
         streams = []
         for mono, rate, name in zip(monos, rates, names):

@@ -111,29 +111,42 @@ def embed_audio_file_fast(path, model: str = DEFAULT_AUDIO_MODEL, embedding_size
 
 
 def embed_file(paths: "str | os.PathLike | Sequence[str | os.PathLike]", output_dir=None, suffix: str | None = None,
-               overwrite: bool = False, **kwargs) -> list[Path]:
-    """Embed audio files and write one ``.npz`` per input (keys ``embedding``, ``timestamps``).
+               overwrite: bool = False, model: str = DEFAULT_AUDIO_MODEL, embedding_size: int = 6144,
+               hop_size: float = 0.1, center: bool = True, batch_size: int = 32, verbose: bool = False,
+               weights: "str | os.PathLike | None" = PRETRAINED, mode: str = "exact") -> list[Path]:
+    """Embed audio files and write one ``.npz`` per input (keys ``embedding``, ``timestamps`` and
+    the settings of :mod:`kaudio.embedding.settings`).
 
     Output names follow openl3: ``<base>.npz``, or ``<base>_<suffix>.npz`` (``<base><suffix>.npz`` if
-    the suffix starts with "."), in ``output_dir`` or beside the input. Writes are atomic. An
-    existing output is skipped unless ``overwrite``; its path is still returned. The first file that
-    cannot be read raises :class:`~kaudio.errors.InputError` naming it (the CLI reports and continues).
+    the suffix starts with "."), in ``output_dir`` or beside the input. Before any file is embedded
+    the arguments are validated, two inputs that would write the same file are refused (naming
+    both), and the output folders are created and checked writable. Writes are atomic. An existing
+    output made with the same settings is skipped (with a :class:`~kaudio.errors.KaudioWarning`);
+    one made with other settings, or with none recorded, raises :class:`~kaudio.errors.OutputError`
+    naming the difference, unless ``overwrite``. The first file that cannot be read raises
+    :class:`~kaudio.errors.InputError` naming it (the CLI reports and continues).
 
-    ``kwargs`` go to :func:`embed_audio_file` (model, embedding_size, hop_size, center, batch_size,
-    verbose, weights).
+    The other arguments are those of :func:`kaudio.embed` (``mode="fast"`` decodes each file whole).
+
+    Returns:
+        The output path of every input, in order.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    if not isinstance(paths, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in paths):
-        raise InputError(f"paths must be a path or a list of paths, got {type(paths).__name__}")
-    written = []
-    for path in paths:
-        out = output_path(path, suffix, output_dir)
-        if out.exists() and not overwrite:
-            warnings.warn(f"{out} exists; skipped {path} (overwrite=True recomputes it)", KaudioWarning, stacklevel=2)
-            written.append(out)
+    from kaudio.embedding.output import check_paths, plan_outputs
+    from kaudio.embedding.settings import audio_settings, existing_output_matches
+
+    paths = check_paths(paths)
+    settings = audio_settings(model, embedding_size, hop_size, center, mode, weights)
+    check_batch_size(batch_size)
+    targets = [output_path(path, suffix, output_dir) for path in paths]
+    embed_one = embed_audio_file_fast if mode == "fast" else embed_audio_file
+    for item in plan_outputs([(path, [target]) for path, target in zip(paths, targets)], output_dir).inputs:
+        out = item.targets[0]
+        if not overwrite and existing_output_matches(out, settings, "overwrite=True"):
+            warnings.warn(f"{out} exists with the same settings; skipped {item.source} (overwrite=True recomputes it)",
+                          KaudioWarning, stacklevel=2)
             continue
-        embedding, ts = embed_audio_file(path, **kwargs)
-        save_npz_atomic(out, embedding=embedding, timestamps=ts)
-        written.append(out)
-    return written
+        embedding, ts = embed_one(item.source, model=model, embedding_size=embedding_size, hop_size=hop_size,
+                                  center=center, batch_size=batch_size, verbose=verbose, weights=weights)
+        save_npz_atomic(out, settings, embedding=embedding, timestamps=ts)
+    return targets
+

@@ -31,6 +31,15 @@ def frame_count(length: int, window: int, hop: int, center: bool) -> int:
     return 1 + -(-(padded - window) // hop)
 
 
+def padding_only_frames(length: int, window: int, hop: int, center: bool) -> int:
+    """How many trailing frames hold no sample of the signal, only zero padding (hop longer than
+    what is left of the signal: e.g. a 1-s clip at a 2-s hop, centred, gives a second frame of zeros)."""
+    n = frame_count(length, window, hop, center)
+    signal_end = (window // 2 if center else 0) + length
+    first_empty = -(-signal_end // hop)  # the first frame starting at or after the signal's end
+    return max(0, n - first_empty)
+
+
 def timestamps(n_frames: int, hop_size: float) -> np.ndarray:
     """Seconds: the window centres when centred, the window starts otherwise (openl3's rule)."""
     return np.arange(n_frames) * hop_size

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numbers
 import os
-import sys
 import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -261,12 +260,13 @@ def run_image_model(keras_model, prepared: Sequence[PreparedImages], batch_size:
     import keras
 
     from kaudio.embedding.inference import predict_function
+    from kaudio.progress import Progress
 
     fn = predict_function(keras_model)
     dim = keras_model.outputs[0].shape[-1]
     sizes = [len(p) for p in prepared]
     outputs = [np.empty((n, dim), np.float32) for n in sizes]
-    progress = keras.utils.Progbar(sum(sizes), unit_name="image") if verbose and sum(sizes) else None
+    progress = Progress(sum(sizes), "embedding", "image") if verbose and sum(sizes) else None
     for group in _segments(sizes, batch_size):
         parts = [prepared[item].get(start, stop) for item, start, stop in group]
         batch = parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -277,6 +277,8 @@ def run_image_model(keras_model, prepared: Sequence[PreparedImages], batch_size:
             row += stop - start
         if progress is not None:
             progress.add(len(batch))
+    if progress is not None:
+        progress.close()
     return outputs
 
 
@@ -328,14 +330,6 @@ def embed_image(images, frame_rate=None, model: str = DEFAULT_IMAGE_MODEL, embed
 # Files
 
 
-def _check_paths(paths) -> list:
-    if isinstance(paths, (str, os.PathLike)):
-        return [paths]
-    if not isinstance(paths, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in paths):
-        raise InputError(f"paths must be a path or a list of paths, got {type(paths).__name__}")
-    return list(paths)
-
-
 def _check_readable(path) -> Path:
     path = Path(path)
     if not path.exists():
@@ -376,12 +370,6 @@ def read_image(path: "str | os.PathLike") -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def _skip_message(source, outputs) -> None:
-    names = " and ".join(str(o) for o in outputs)
-    print(f"kaudio: skipping {source}: {names} already exist{'s' if len(outputs) == 1 else ''} "
-          "(use overwrite=True to replace)", file=sys.stderr)
-
-
 def embed_image_file(paths: "str | os.PathLike | Sequence[str | os.PathLike]", output_dir=None,
                      suffix: str | None = None, overwrite: bool = False, model: str = DEFAULT_IMAGE_MODEL,
                      embedding_size: int = 8192, batch_size: int = 32, verbose: bool = False,
@@ -390,39 +378,47 @@ def embed_image_file(paths: "str | os.PathLike | Sequence[str | os.PathLike]", o
 
     Output names follow openl3 (:func:`~kaudio.embedding.output.output_path`): ``<base>.npz``, or
     ``<base>_<suffix>.npz`` (``<base><suffix>.npz`` when the suffix starts with "."), in
-    ``output_dir`` or beside the input. Writes are atomic. An existing output is skipped (with a
-    message on stderr) unless ``overwrite``; its path is still returned. Files are grouped into
+    ``output_dir`` or beside the input. Writes are atomic and record the settings
+    (:mod:`kaudio.embedding.settings`). An existing output made with the same settings is skipped
+    (with a :class:`~kaudio.errors.KaudioWarning`) unless ``overwrite``; one made with other
+    settings raises :class:`~kaudio.errors.OutputError`. Colliding output names and unwritable
+    folders are refused before any work. Files are grouped into
     shared inference batches of ``batch_size`` images. A missing or unreadable file raises
     :class:`~kaudio.errors.InputError` naming it (outputs of the files before it are written first).
 
     Returns:
         The output path of every input, in order.
     """
-    paths = _check_paths(paths)
+    from kaudio.embedding.output import check_paths, plan_outputs
+    from kaudio.embedding.settings import existing_output_matches, image_settings
+
+    paths = check_paths(paths)
+    settings = image_settings(model, embedding_size, weights)
     batch_size = check_batch_size(batch_size)
+    targets = [output_path(path, suffix, output_dir) for path in paths]
+    plan = plan_outputs([(path, [target]) for path, target in zip(paths, targets)], output_dir)
     keras_model = _image_model(model, embedding_size, weights)
-    written: list[Path] = []
     pending: list[tuple[Path, PreparedImages]] = []
 
     def flush():
         if pending:
             embeddings = run_image_model(keras_model, [p for _, p in pending], batch_size, verbose)
             for (out, _), embedding in zip(pending, embeddings):
-                save_npz_atomic(out, embedding=embedding)
+                save_npz_atomic(out, settings, embedding=embedding)
             pending.clear()
 
-    for path in paths:
-        out = output_path(path, suffix, output_dir)
-        written.append(out)
-        if out.exists() and not overwrite:
-            _skip_message(path, [out])
+    for item in plan.inputs:
+        out = item.targets[0]
+        if not overwrite and existing_output_matches(out, settings, "overwrite=True"):
+            warnings.warn(f"{out} exists with the same settings; skipped {item.source} (overwrite=True recomputes it)",
+                          KaudioWarning, stacklevel=2)
             continue
         try:
-            pending.append((out, PreparedImages(read_image(path), str(path))))
+            pending.append((out, PreparedImages(read_image(item.source), str(item.source))))
         except InputError:
             flush()
             raise
         if sum(len(p) for _, p in pending) >= batch_size:
             flush()
     flush()
-    return written
+    return targets

@@ -7,6 +7,8 @@ from typing import Iterator, Sequence
 import keras
 import numpy as np
 
+from kaudio.progress import Progress
+
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -26,12 +28,6 @@ def predict_function(model):
     return fn
 
 
-def predict_batches(model, batches: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    fn = predict_function(model)
-    for batch in batches:
-        yield keras.ops.convert_to_numpy(fn(batch))
-
-
 class BatchRunner:
     """Run windows from several streams through ``model`` in shared batches of ``batch_size``."""
 
@@ -44,7 +40,7 @@ class BatchRunner:
         """``streams``: ``(n_windows, iterator of windows)`` each; returns one (n, dim) array per stream."""
         outputs = [np.zeros((n, self.dim), np.float32) for n, _ in streams]
         total = sum(n for n, _ in streams)
-        progress = keras.utils.Progbar(total, unit_name="window") if self.verbose and total else None
+        progress = Progress(total, "embedding", "window") if self.verbose and total else None
         batch = np.zeros((self.batch_size,) + self.window_shape, np.float32)
         owners: list[tuple[int, int]] = []  # (stream, row) of each filled batch slot
         fn = predict_function(self.model)
@@ -65,4 +61,6 @@ class BatchRunner:
                     flush()
         if owners:
             flush()
+        if progress is not None:
+            progress.close()
         return outputs

@@ -74,6 +74,25 @@ def embedding_sizes(name: str) -> list[int]:
     return sorted(load_spec(info.spec).head["pool_sizes"], reverse=True)
 
 
+def check_embedding_size(name: str, embedding_size) -> int:
+    """``embedding_size`` if the model offers it (``None`` = the largest), else a :class:`KaudioError`."""
+    sizes = embedding_sizes(name)
+    if embedding_size is None:
+        return sizes[0]
+    if isinstance(embedding_size, bool) or not isinstance(embedding_size, int) or embedding_size not in sizes:
+        raise KaudioError(f"embedding_size {embedding_size!r} is not offered by {name}; choose one of "
+                          f"{', '.join(map(str, sizes))}")
+    return embedding_size
+
+
+def model_spec(name: str, embedding_size: int):
+    """The validated spec of ``name`` with ``embedding_size`` (what :func:`load_embedding_model` builds)."""
+    from kaudio.spec import load_spec
+
+    info = model_info(name)
+    return load_spec(info.spec, list(info.overrides) + [f"head.embedding_size={embedding_size}"])
+
+
 _CACHE: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 PRETRAINED = "pretrained"
@@ -95,12 +114,7 @@ def load_embedding_model(model: str = DEFAULT_AUDIO_MODEL, embedding_size: int |
     object, so its traced inference function is reused.
     """
     info = model_info(model)
-    sizes = embedding_sizes(model)
-    if embedding_size is None:
-        embedding_size = sizes[0]
-    if isinstance(embedding_size, bool) or not isinstance(embedding_size, int) or embedding_size not in sizes:
-        raise KaudioError(f"embedding_size {embedding_size!r} is not offered by {model}; choose one of "
-                          f"{', '.join(map(str, sizes))}")
+    embedding_size = check_embedding_size(model, embedding_size)
     weights_key = str(Path(weights).resolve()) if isinstance(weights, (str, os.PathLike)) and weights != PRETRAINED else weights
     key = (info.name, embedding_size, weights_key)
     with _LOCK:
@@ -114,7 +128,7 @@ def load_embedding_model(model: str = DEFAULT_AUDIO_MODEL, embedding_size: int |
 def _build(info: EmbeddingModelInfo, embedding_size: int, weights):
     from kaudio.builder import build
 
-    model = build(info.spec, list(info.overrides) + [f"head.embedding_size={embedding_size}"])
+    model = build(model_spec(info.name, embedding_size))
     if weights is not None:
         from kaudio import pretrained
 

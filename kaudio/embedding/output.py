@@ -1,14 +1,33 @@
-"""Output files of the embedding file APIs: openl3's naming rule and atomic ``.npz`` writes.
+"""Output files of the embedding file APIs and of ``kaudio embed``.
 
-Shared by the audio, image and video file functions (reference sheet §1.10).
+* openl3's naming rule (:func:`output_path`), optionally under a mirrored folder structure;
+* a plan made before any work (:func:`plan_outputs`): two inputs that would write the same file
+  are refused, naming both; every output folder is created and checked writable; temporary files
+  left by an interrupted run in those folders are removed;
+* atomic ``.npz`` writes (:func:`save_npz_atomic`) that record the settings of the embedding
+  (:mod:`kaudio.embedding.settings`).
 """
 from __future__ import annotations
 
+import errno
 import os
+import re
 import secrets
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
+
+from kaudio.errors import InputError, OutputError
+
+#: A temporary file of :func:`save_npz_atomic`: ``.<name>.npz.<pid>-<12 hex>.tmp``. Files of the
+#: older form ``.<name>.npz.<12 hex>.tmp`` carry no process id.
+_TEMPORARY = re.compile(r"^\.(?P<target>.+\.npz)\.(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.tmp$")
+#: Temporary files without a process id are removed only once they are this old (seconds).
+LEGACY_TEMPORARY_AGE_S = 3600
 
 
 def output_path(filepath: "str | os.PathLike", suffix: str | None = None,
@@ -36,40 +55,226 @@ def output_path(filepath: "str | os.PathLike", suffix: str | None = None,
     return folder / (name + ".npz")
 
 
-def save_npz_atomic(path: "str | os.PathLike", **arrays) -> Path:
-    """Write ``arrays`` to ``path`` (``np.savez``) so that readers never see a partial file.
+# ----------------------------------------------------------------------------------------------
+# Planning: collisions, writable folders, left-over temporary files
 
-    The data go to a hidden temporary file in the target folder (created if missing), are
-    flushed to disk, then renamed over ``path`` with :func:`os.replace`. On any error the temporary
-    file is removed and ``path`` is left as it was. The file gets the usual permissions
-    (0666 minus the umask). Returns ``path`` as a :class:`~pathlib.Path`.
+
+@dataclass(frozen=True)
+class PlannedInput:
+    """One input file and the output files it writes."""
+
+    source: Path
+    targets: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """The inputs to embed (each once, with its outputs) and how many left-over temporary files were removed."""
+
+    inputs: list[PlannedInput]
+    removed_temporaries: int
+
+
+def plan_outputs(sources: Sequence[tuple["str | os.PathLike", Sequence[Path]]],
+                 output_dir: "str | os.PathLike | None" = None) -> OutputPlan:
+    """Check a list of ``(input, [output paths])`` before any work.
+
+    The same input listed twice is kept once. Two different inputs that would write the same
+    output file are an error naming both (e.g. ``a/clip.wav`` and ``b/clip.wav`` into one folder, or
+    ``x.wav`` and ``x.flac`` beside each other). Every output folder is created if missing and
+    checked writable (``output_dir`` first, so that a problem with it is reported by its own
+    name), and temporary files a killed run left there are removed.
+
+    Raises:
+        InputError: colliding outputs (every collision listed).
+        OutputError: an output folder cannot be created or written.
+    """
+    planned: list[PlannedInput] = []
+    seen_sources: set[Path] = set()
+    owner: dict[Path, Path] = {}
+    collisions: list[str] = []
+    for source, targets in sources:
+        source = Path(source)
+        key = source.resolve()
+        if key in seen_sources:
+            continue
+        seen_sources.add(key)
+        for target in targets:
+            first = owner.setdefault(Path(os.path.abspath(target)), source)
+            if first != source:
+                collisions.append(f"{first} and {source} would both write {target}")
+        planned.append(PlannedInput(source, tuple(Path(t) for t in targets)))
+    if collisions:
+        raise InputError(f"{len(collisions)} output name collision{'s' if len(collisions) != 1 else ''}: "
+                         + "; ".join(collisions)
+                         + " — embed them in separate runs with different --output-dir or --suffix (suffix= in Python)")
+    if output_dir is not None:
+        ensure_writable_folder(output_dir)
+    removed = 0
+    for folder in dict.fromkeys(t.parent for p in planned for t in p.targets):
+        ensure_writable_folder(folder)
+        removed += remove_stale_temporaries(folder)
+    return OutputPlan(planned, removed)
+
+
+def ensure_writable_folder(folder: "str | os.PathLike", what: str = "output folder") -> Path:
+    """Create ``folder`` (and its parents) if missing and check that a file can be created in it.
+
+    Raises:
+        OutputError: naming the folder and why (a file is in the way, permission denied, read-only
+            file system, …).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".kaudio-write-check-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(f"cannot write to the {what} {folder}: {_why(err, folder)}") from err
+    return folder
+
+
+def ensure_writable_file(path: "str | os.PathLike", overwrite: bool, what: str = "output file") -> Path:
+    """Check that ``path`` can be written: its folder is writable and, unless ``overwrite``, it does not exist.
+
+    Raises:
+        OutputError: the file exists (and ``overwrite`` is false), is a folder, or its folder
+            cannot be written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(tmp, flags, 0o666)
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits
+    if path.is_dir():
+        raise OutputError(f"the {what} {path} is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise OutputError(f"the {what} {path} exists; pass --overwrite to replace it or choose another name")
+    ensure_writable_folder(path.parent if str(path.parent) else Path("."), f"folder of the {what}")
+    return path
+
+
+def _why(err: OSError, folder: Path) -> str:
+    if isinstance(err, (FileExistsError, NotADirectoryError)):
+        blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
+        return f"{blocker or folder} is a file, not a folder"
+    if isinstance(err, PermissionError):
+        return "permission denied"
+    if err.errno == errno.EROFS:
+        return "read-only file system"
+    if err.errno == errno.ENOSPC:
+        return "no space left on the device"
+    return err.strerror or str(err)
+
+
+def remove_stale_temporaries(folder: "str | os.PathLike") -> int:
+    """Remove temporary files of :func:`save_npz_atomic` that a killed run left in ``folder``.
+
+    A file whose writing process is still alive (another kaudio run writing right now) is kept;
+    files of the older name form without a process id are removed once an hour old. Returns the
+    number removed.
+    """
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if not match or not entry.is_file(follow_symlinks=False):
             continue
+        pid = match.group("pid")
+        if pid is not None and _process_alive(int(pid)):
+            continue
+        if pid is None and time.time() - entry.stat().st_mtime < LEGACY_TEMPORARY_AGE_S:
+            continue
+        try:
+            os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def is_temporary(path: "str | os.PathLike") -> bool:
+    """Whether ``path`` looks like a temporary file of :func:`save_npz_atomic`."""
+    return _TEMPORARY.match(Path(path).name) is not None
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing
+
+
+def save_npz_atomic(path: "str | os.PathLike", settings=None, **arrays) -> Path:
+    """Write ``arrays`` (and the :class:`~kaudio.embedding.settings.EmbeddingSettings` ``settings``,
+    if given) to ``path`` (``np.savez``) so that readers never see a partial file.
+
+    The data go to a hidden temporary file in the target folder (created if missing) named after
+    this process, are flushed to disk, then renamed over ``path`` with :func:`os.replace`. On any
+    error the temporary file is removed and ``path`` is left as it was. The file gets the usual
+    permissions (0666 minus the umask). Returns ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        OutputError: the folder cannot be created or written.
+    """
+    path = Path(path)
+    if settings is not None:
+        arrays = {**arrays, **settings.arrays()}
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
+            try:
+                fd = os.open(tmp, flags, 0o666)
+                break
+            except FileExistsError:  # pragma: no cover - 48 random bits
+                continue
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {_why(err, path.parent)}") from err
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(err, OSError):
+            raise OutputError(f"cannot write {path}: {_why(err, path.parent)}") from err
         raise
     return path
 
 
-def is_temporary(path: "str | os.PathLike") -> bool:
-    """Whether ``path`` looks like a leftover temporary file of :func:`save_npz_atomic`."""
-    name = Path(path).name
-    return name.startswith(".") and name.endswith(".tmp") and ".npz." in name
+def mirrored_folder(source: Path, root: Path | None, output_dir: "str | os.PathLike | None") -> Path | None:
+    """The output folder of ``source`` found under the input folder ``root``: ``output_dir`` plus
+    ``source``'s folder relative to ``root`` (so ``a/clip.wav`` and ``b/clip.wav`` stay apart).
+    ``None`` (beside the input) when there is no ``output_dir``."""
+    if output_dir is None:
+        return None
+    if root is None:
+        return Path(output_dir)
+    return Path(output_dir) / source.parent.relative_to(root)
+
+
+def check_paths(paths) -> list:
+    """``paths`` as a list: one path, or a list/tuple of paths (an :class:`InputError` otherwise)."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [paths]
+    if not isinstance(paths, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in paths):
+        raise InputError(f"paths must be a path or a list of paths, got {type(paths).__name__}")
+    return list(paths)

@@ -28,8 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from kaudio.embedding.image import (PreparedImages, _check_paths, _check_readable, _image_model, _skip_message,
-                                    check_batch_size, run_image_model)
+from kaudio.embedding.image import PreparedImages, _check_readable, _image_model, check_batch_size, run_image_model
 from kaudio.embedding.models import (DEFAULT_AUDIO_MODEL, DEFAULT_IMAGE_MODEL, PRETRAINED, load_embedding_model,
                                      model_info)
 from kaudio.embedding.output import output_path, save_npz_atomic
@@ -193,26 +192,34 @@ def embed_video_file(paths: "str | os.PathLike | Sequence[str | os.PathLike]", o
 
     With a suffix: ``<base>_audio_<suffix>.npz`` / ``<base>_image_<suffix>.npz`` (openl3's naming,
     also for suffixes starting with "."). Keys ``embedding`` and ``timestamps``; atomic writes; in
-    ``output_dir`` or beside the input. When both outputs exist and ``overwrite`` is False the video
-    is skipped (message on stderr); when only one exists, only the missing one is written.
+    ``output_dir`` or beside the input; the settings of each part are recorded
+    (:mod:`kaudio.embedding.settings`). When both outputs exist with the same settings and
+    ``overwrite`` is False the video is skipped (with a :class:`~kaudio.errors.KaudioWarning`); when
+    only one exists, only the missing one is written; an output made with other settings raises
+    :class:`~kaudio.errors.OutputError`.
 
     Returns:
         ``[audio_path, image_path]`` for each input, in order (flat list).
     """
-    paths = _check_paths(paths)
+    from kaudio.embedding.output import check_paths, plan_outputs
+    from kaudio.embedding.settings import audio_settings, existing_output_matches, image_settings
+
+    paths = check_paths(paths)
+    settings = (audio_settings(audio_model, audio_embedding_size, hop_size, center, "exact", weights),
+                image_settings(image_model, image_embedding_size, weights))
     options = dict(audio_model=audio_model, image_model=image_model, audio_embedding_size=audio_embedding_size,
                    image_embedding_size=image_embedding_size, hop_size=hop_size, center=center,
                    batch_size=batch_size, weights=weights, verbose=verbose)
-    written: list[Path] = []
-    for path in paths:
-        outs = [output_path(path, suffix, output_dir, tag=tag) for tag in ("audio", "image")]
-        written.extend(outs)
-        todo = [overwrite or not out.exists() for out in outs]
+    targets = [[output_path(path, suffix, output_dir, tag=tag) for tag in ("audio", "image")] for path in paths]
+    for item in plan_outputs(list(zip(paths, targets)), output_dir).inputs:
+        todo = [overwrite or not existing_output_matches(out, wanted, "overwrite=True")
+                for out, wanted in zip(item.targets, settings)]
         if not any(todo):
-            _skip_message(path, outs)
+            warnings.warn(f"{' and '.join(map(str, item.targets))} exist with the same settings; skipped "
+                          f"{item.source} (overwrite=True recomputes them)", KaudioWarning, stacklevel=2)
             continue
-        results = embed_video(path, **options)
-        for out, needed, (embedding, timestamps) in zip(outs, todo, results):
+        results = embed_video(item.source, **options)
+        for out, needed, wanted, (embedding, timestamps) in zip(item.targets, todo, settings, results):
             if needed:
-                save_npz_atomic(out, embedding=embedding, timestamps=timestamps)
-    return written
+                save_npz_atomic(out, wanted, embedding=embedding, timestamps=timestamps)
+    return [target for pair in targets for target in pair]

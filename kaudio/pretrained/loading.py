@@ -71,7 +71,7 @@ def load_backbone_weights(backbone: keras.Model, source: str | os.PathLike, *, m
             weights that do not fit the backbone (layer count or shapes). On error the backbone
             keeps its previous weights.
     """
-    if isinstance(source, str) and not _looks_like_path(source):
+    if isinstance(source, str) and not looks_like_path(source):
         manifest = load_manifest() if manifest is None else manifest
         if source not in manifest:
             raise WeightsError(f"no pretrained weights called {source!r}{did_you_mean(source, manifest)} and no such "
@@ -93,7 +93,7 @@ def load_backbone_weights(backbone: keras.Model, source: str | os.PathLike, *, m
     return path
 
 
-def _looks_like_path(source: str) -> bool:
+def looks_like_path(source: str) -> bool:
     """Manifest names are bare words; anything with a folder, a suffix or that exists on disk is a path."""
     return not re.fullmatch(r"[a-z0-9_]+", source) or os.path.exists(source)
 

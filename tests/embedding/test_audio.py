@@ -71,12 +71,30 @@ def test_short_audio_warns_and_is_padded_silence_works(tiny_model):
     assert np.isfinite(emb).all()
 
 
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_hop_longer_than_the_audio_warns_about_padding_only_frames(tiny_model, mode):
+    # 1 s at 8 kHz, centred (2000 zeros in front of a 4000-sample window): a 10-s hop gives a
+    # second frame that starts after the audio's end
+    with pytest.warns(KaudioWarning, match=r"the last 1 of 2 frames hold only zero padding.*hop \(10 s\)"):
+        emb, ts = embed(signal(1.0), SR, model=tiny_model, embedding_size=8, hop_size=10.0, weights=None, mode=mode)
+    assert emb.shape == (2, 8) and list(ts) == [0.0, 10.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an ordinary hop gives no warning
+        embed(signal(1.0), SR, model=tiny_model, embedding_size=8, hop_size=0.25, weights=None, mode=mode)
+
+
+def test_wide_multichannel_arrays_are_fine():
+    assert to_mono_float(np.ones((4000, 16), np.float32)).shape == (4000,)  # 16 channels, samples first
+
+
 @pytest.mark.parametrize("audio, sr, kwargs, message", [
     (np.zeros(0, np.float32), SR, {}, "is empty"),
     (np.zeros((10, 2, 2), np.float32), SR, {}, "3 dimensions"),
     (np.array([0.0, np.nan] * 100, np.float32), SR, {}, "NaN or infinite"),
     (np.array([0.0, np.inf] * 100, np.float32), SR, {}, "NaN or infinite"),
     (np.zeros((2, 8000), np.float32), SR, {}, "looks like (channels, samples)"),
+    (np.zeros((16, 48000), np.float32), SR, {}, "16 samples of 48000 channels, so it looks like (channels, samples)"),
+    (np.zeros((3, 5), np.float32), SR, {}, "pass audio.T"),
     (np.array(["a", "b"]), SR, {}, "dtype"),
     ([1.0, 2.0], SR, {}, "must be a numpy array"),
     ("audio.wav", SR, {}, "numpy array"),

@@ -5,7 +5,7 @@ import soundfile as sf
 
 from kaudio.embedding.audio import embed
 from kaudio.embedding.audio_files import AudioFileReader, embed_audio_file, embed_file
-from kaudio.errors import InputError
+from kaudio.errors import InputError, OutputError
 
 SR = 8000
 
@@ -43,7 +43,9 @@ def test_embed_file_names_skip_and_overwrite(tiny_model, wav, tmp_path):
     (first,) = embed_file(wav, output_dir=out_dir, suffix="v1", model=tiny_model, embedding_size=8, weights=None)
     assert first == out_dir / "clip_v1.npz"
     with np.load(first) as data:
-        assert set(data.files) == {"embedding", "timestamps"} and data["embedding"].shape[1] == 8
+        assert {"embedding", "timestamps"} <= set(data.files) and data["embedding"].shape[1] == 8
+        assert data["model"].item() == tiny_model and data["weights"].item() == "random"
+        assert data["hop_size"].item() == 0.1 and data["center"].item() is True and data["mode"].item() == "exact"
     mtime = first.stat().st_mtime_ns
     with pytest.warns(UserWarning, match="exists"):
         embed_file([wav], output_dir=out_dir, suffix="v1", model=tiny_model, embedding_size=8, weights=None)
@@ -80,3 +82,27 @@ def test_fixture_formats(tiny_model, fixtures_dir):
     for name in ["chirp_mono.wav", "chirp_stereo.wav", "chirp_44k.wav", "silence.wav", "short.wav"]:
         emb, ts = embed_audio_file(fixtures_dir / name, model=tiny_model, embedding_size=8, weights=None)
         assert len(emb) == len(ts) >= 1 and np.isfinite(emb).all(), name
+
+
+def test_embed_file_refuses_unwritable_output_and_collisions(tiny_model, wav, tmp_path):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    with pytest.raises(OutputError, match=f"cannot write to the output folder {a_file}: {a_file} is a file"):
+        embed_file(wav, output_dir=a_file, model=tiny_model, embedding_size=8, weights=None)
+    other = tmp_path / "other" / "clip.flac"
+    other.parent.mkdir()
+    sf.write(other, np.zeros(SR, np.float32), SR)
+    with pytest.raises(InputError, match="would both write"):
+        embed_file([wav, other], output_dir=tmp_path / "out", model=tiny_model, embedding_size=8, weights=None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_embed_file_settings_mismatch_names_the_difference(tiny_model, wav, tmp_path):
+    (out,) = embed_file(wav, output_dir=tmp_path, model=tiny_model, embedding_size=8, weights=None)
+    with pytest.raises(OutputError, match="center: file has true, this run false.*overwrite=True"):
+        embed_file(wav, output_dir=tmp_path, model=tiny_model, embedding_size=8, weights=None, center=False)
+    with pytest.raises(OutputError, match="mode: file has exact, this run fast"):
+        embed_file(wav, output_dir=tmp_path, model=tiny_model, embedding_size=8, weights=None, mode="fast")
+    embed_file(wav, output_dir=tmp_path, model=tiny_model, embedding_size=8, weights=None, mode="fast", overwrite=True)
+    with np.load(out) as data:
+        assert data["mode"].item() == "fast"

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kaudio.embedding.framing import StreamFramer, frame_count, timestamps
+from kaudio.embedding.framing import StreamFramer, frame_count, padding_only_frames, timestamps
 
 
 def openl3_frames(x, window, hop, center):
@@ -49,3 +49,16 @@ def test_stream_shorter_or_longer_than_announced_is_padded_or_cut():
     framer = StreamFramer(250, 100, 30, False)
     frames = list(framer.feed(np.ones(10, np.float32))) + list(framer.finish())
     assert len(frames) == frame_count(250, 100, 30, False) and frames[0][10:].sum() == 0
+
+
+@pytest.mark.parametrize("length, window, hop, center, expected", [
+    (48000, 48000, 4800, True, 0),        # ordinary hop: the last frame still holds signal
+    (48000, 48000, 48_000_000, True, 1),  # hop 1000 s on a 1-s clip: frame 1 is all padding
+    (48000, 48000, 48000, True, 0),       # frame 1 starts at 48000 < 72000 (signal end)
+    (10, 48000, 100_000, True, 0),        # shorter than a window: one frame, which holds the signal
+    (48001, 48000, 100_000, False, 1),    # one sample past a window: frame 1 starts at 100000, after the end
+])
+def test_padding_only_frames(length, window, hop, center, expected):
+    assert padding_only_frames(length, window, hop, center) == expected
+    frames = openl3_frames(np.ones(length), window, hop, center)
+    assert sum(not frame.any() for frame in frames) == expected

@@ -12,7 +12,7 @@ from kaudio.embedding.image import (PreparedImages, _rescale, embed_image, embed
 from kaudio.embedding.inference import predict_function
 from kaudio.embedding.models import load_embedding_model
 from kaudio.embedding.output import output_path, save_npz_atomic
-from kaudio.errors import InputError, KaudioError, KaudioWarning
+from kaudio.errors import InputError, KaudioError, KaudioWarning, OutputError
 
 MODEL = "openl3_image_mel256_music"
 
@@ -236,7 +236,9 @@ def test_daisy_file_to_npz(fixtures_dir, tmp_path):
     (out,) = embed_image_file(daisy, output_dir=tmp_path, weights=None)
     assert out == tmp_path / "daisy.npz"
     with np.load(out) as data:
-        assert list(data.keys()) == ["embedding"]
+        assert data.files[0] == "embedding" and "timestamps" not in data.files
+        assert data["model"].item() == "openl3_image_mel256_music" and data["embedding_size"].item() == 8192
+        assert data["weights"].item() == "random" and "hop_size" not in data.files
         embedding = data["embedding"]
     assert embedding.shape == (1, 8192) and embedding.dtype == np.float32
     image = read_image(daisy)
@@ -299,16 +301,22 @@ def test_outputs_before_a_bad_file_are_written(tmp_path):
     assert (tmp_path / "good.npz").exists()
 
 
-def test_skip_existing_and_overwrite(tmp_path, capsys):
+def test_skip_existing_and_overwrite(tmp_path):
     Image.fromarray(rng_image((224, 224, 3))).save(tmp_path / "x.png")
     target = tmp_path / "x.npz"
-    save_npz_atomic(target, embedding=np.zeros((1, 1)))
-    (out,) = embed_image_file(tmp_path / "x.png", embedding_size=512, weights=None)
-    assert out == target
-    assert "skipping" in capsys.readouterr().err
+    save_npz_atomic(target, embedding=np.zeros((1, 1)))  # no settings recorded (openl3 / older kaudio)
+    with pytest.raises(OutputError, match="records no kaudio settings.*overwrite=True"):
+        embed_image_file(tmp_path / "x.png", embedding_size=512, weights=None)
     with np.load(target) as data:
         assert data["embedding"].shape == (1, 1)  # untouched
-    embed_image_file(tmp_path / "x.png", overwrite=True, embedding_size=512, weights=None)
+    (out,) = embed_image_file(tmp_path / "x.png", overwrite=True, embedding_size=512, weights=None)
+    assert out == target
+    mtime = target.stat().st_mtime_ns
+    with pytest.warns(KaudioWarning, match="exists with the same settings"):
+        embed_image_file(tmp_path / "x.png", embedding_size=512, weights=None)
+    assert target.stat().st_mtime_ns == mtime
+    with pytest.raises(OutputError, match="embedding_size: file has 512, this run 8192"):
+        embed_image_file(tmp_path / "x.png", embedding_size=8192, weights=None)
     with np.load(target) as data:
         assert data["embedding"].shape == (1, 512)
 
@@ -345,9 +353,9 @@ def test_save_npz_atomic(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(output.np, "savez", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match=f"cannot write {target}: disk full"):
         save_npz_atomic(target, embedding=np.zeros(1))
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="disk full"):
         save_npz_atomic(tmp_path / "new.npz", embedding=np.zeros(1))
     assert os.listdir(target.parent) == ["e.npz"] and not (tmp_path / "new.npz").exists()
     assert not [p for p in tmp_path.rglob("*") if output.is_temporary(p)]
