@@ -84,6 +84,25 @@ def _check_mapping(mapping: Any) -> list[tuple[tuple, str]]:
             else:
                 problems.append(((coarse, i), f"fine tag {fine!r} is listed under both {parent!r} and {coarse!r}; "
                                               "every fine tag needs exactly one parent"))
+    return problems + _level_problems(mapping, first_seen)
+
+
+def _level_problems(mapping: Mapping, fine_tags: Mapping[str, tuple[Any, int]]) -> list[tuple[tuple, str]]:
+    """A tag used as both a coarse key and a fine tag: its own parent, a cycle, or a third level."""
+    problems = []
+    for fine, (coarse, i) in fine_tags.items():
+        if fine not in mapping:
+            continue
+        if fine == coarse:
+            message = (f"tag {fine!r} is its own parent; a hierarchy has two levels: coarse tags (the keys) "
+                       "and their fine tags (the lists)")
+        elif isinstance(mapping.get(fine), (list, tuple)) and coarse in mapping[fine]:
+            message = (f"cycle: {fine!r} is listed under {coarse!r} and {coarse!r} under {fine!r}; a tag is either "
+                       "coarse (a key) or fine (in a list), never both")
+        else:
+            message = (f"{fine!r} is a coarse tag (a key of the hierarchy) and cannot also be a fine tag under "
+                       f"{coarse!r}; a hierarchy has exactly two levels")
+        problems.append(((coarse, i), message))
     return problems
 
 

@@ -73,6 +73,28 @@ def test_not_a_mapping(mapping, fragment):
     assert path == "" and fragment in message and "coarse_tag: [fine_tag, ...]" in message
 
 
+def test_a_tag_on_both_levels_is_refused():
+    # its own parent
+    ((path, message),) = problems_of({"strings": ["strings", "cello"]})
+    assert path == "strings[0]" and "tag 'strings' is its own parent" in message
+    # a cycle: both listings are reported
+    problems = problems_of({"strings": ["violin", "brass"], "brass": ["trumpet", "strings"]})
+    assert [p for p, _ in problems] == ["strings[1]", "brass[1]"]
+    assert "cycle: 'brass' is listed under 'strings' and 'strings' under 'brass'" in problems[0][1]
+    # a third level
+    ((path, message),) = problems_of({"strings": ["violin", "bowed"], "bowed": ["cello"]})
+    assert path == "strings[1]" and "'bowed' is a coarse tag" in message and "exactly two levels" in message
+
+
+def test_cycle_in_a_file_names_the_line(tmp_path):
+    path = tmp_path / "h.yaml"
+    path.write_text("strings: [violin, brass]\nbrass:\n  - trumpet\n  - strings\n")
+    with pytest.raises(SpecError) as info:
+        Hierarchy.load(path)
+    lines = [(p.path, p.line) for p in info.value.problems]
+    assert lines == [("strings[1]", 1), ("brass[1]", 4)]
+
+
 def test_every_problem_reported_at_once():
     problems = problems_of({"a": ["x", "x", 1], "b": [], "c": ["x"]})
     assert [p for p, _ in problems] == ["a[1]", "a[2]", "b", "c[0]"]
