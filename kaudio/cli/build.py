@@ -14,12 +14,14 @@ def _add_spec_arguments(parser) -> None:
 def _build_arguments(parser) -> None:
     _add_spec_arguments(parser)
     parser.add_argument("--out", help="where to write the model (default: ./<name>.keras)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     parser.add_argument("--no-save", action="store_true", help="only print the card")
 
 
 def _build(args) -> int:
     from kaudio.builder import build
     from kaudio.card import model_card
+    from kaudio.writable import ensure_writable_file
     from kaudio.errors import KaudioError
     from kaudio.spec import load_spec
 
@@ -29,13 +31,16 @@ def _build(args) -> int:
         out = Path(args.out) if args.out else Path(f"{spec.name}.keras")
         if out.suffix != ".keras":
             raise KaudioError(f"--out must end in .keras (Keras 3 model archive), got {str(out)!r}")
-        if out.parent and not out.parent.exists():
-            raise KaudioError(f"--out directory {str(out.parent)!r} does not exist")
+        # before building: an existing file (perhaps another spec's model of the same name) is never
+        # replaced silently, and an unwritable location fails now, not after the work
+        ensure_writable_file(out, args.overwrite, what="--out file")
     model = build(spec)
     print(model_card(model).to_text())
     if out is not None and not args.no_save:
         model.save(out)
         print(f"saved: {out}")
+        print(f'load it with: import kaudio, keras; model = keras.models.load_model("{out}")  '
+              "(kaudio must be imported: it registers the model's classes)")
     return 0
 
 

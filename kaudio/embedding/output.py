@@ -9,11 +9,9 @@
 """
 from __future__ import annotations
 
-import errno
 import os
 import re
 import secrets
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from kaudio.errors import InputError, OutputError
+from kaudio.writable import describe_os_error, ensure_writable_folder
 
 #: A temporary file of :func:`save_npz_atomic`: ``.<name>.npz.<pid>-<12 hex>.tmp``. Files of the
 #: older form ``.<name>.npz.<12 hex>.tmp`` carry no process id.
@@ -117,53 +116,6 @@ def plan_outputs(sources: Sequence[tuple["str | os.PathLike", Sequence[Path]]],
     return OutputPlan(planned, removed)
 
 
-def ensure_writable_folder(folder: "str | os.PathLike", what: str = "output folder") -> Path:
-    """Create ``folder`` (and its parents) if missing and check that a file can be created in it.
-
-    Raises:
-        OutputError: naming the folder and why (a file is in the way, permission denied, read-only
-            file system, …).
-    """
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=".kaudio-write-check-")
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as err:
-        raise OutputError(f"cannot write to the {what} {folder}: {_why(err, folder)}") from err
-    return folder
-
-
-def ensure_writable_file(path: "str | os.PathLike", overwrite: bool, what: str = "output file") -> Path:
-    """Check that ``path`` can be written: its folder is writable and, unless ``overwrite``, it does not exist.
-
-    Raises:
-        OutputError: the file exists (and ``overwrite`` is false), is a folder, or its folder
-            cannot be written.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"the {what} {path} is a folder; give a file name")
-    if path.exists() and not overwrite:
-        raise OutputError(f"the {what} {path} exists; pass --overwrite to replace it or choose another name")
-    ensure_writable_folder(path.parent if str(path.parent) else Path("."), f"folder of the {what}")
-    return path
-
-
-def _why(err: OSError, folder: Path) -> str:
-    if isinstance(err, (FileExistsError, NotADirectoryError)):
-        blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
-        return f"{blocker or folder} is a file, not a folder"
-    if isinstance(err, PermissionError):
-        return "permission denied"
-    if err.errno == errno.EROFS:
-        return "read-only file system"
-    if err.errno == errno.ENOSPC:
-        return "no space left on the device"
-    return err.strerror or str(err)
-
-
 def remove_stale_temporaries(folder: "str | os.PathLike") -> int:
     """Remove temporary files of :func:`save_npz_atomic` that a killed run left in ``folder``.
 
@@ -242,7 +194,7 @@ def save_npz_atomic(path: "str | os.PathLike", settings=None, **arrays) -> Path:
             except FileExistsError:  # pragma: no cover - 48 random bits
                 continue
     except OSError as err:
-        raise OutputError(f"cannot write {path}: {_why(err, path.parent)}") from err
+        raise OutputError(f"cannot write {path}: {describe_os_error(err, path.parent)}") from err
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **arrays)
@@ -255,7 +207,7 @@ def save_npz_atomic(path: "str | os.PathLike", settings=None, **arrays) -> Path:
         except FileNotFoundError:
             pass
         if isinstance(err, OSError):
-            raise OutputError(f"cannot write {path}: {_why(err, path.parent)}") from err
+            raise OutputError(f"cannot write {path}: {describe_os_error(err, path.parent)}") from err
         raise
     return path
 

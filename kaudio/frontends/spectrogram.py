@@ -148,6 +148,8 @@ class SpectrogramFrontEnd(keras.layers.Layer):
 
     @classmethod
     def check_spec(cls, params: dict, context) -> list[tuple[str, str]]:
+        """Cross-field rules; fills the derived defaults ``win_length`` (n_fft) and ``hop_length``
+        (win_length // 4) in ``params`` so every reader sees the values the layer uses."""
         problems = []
         n_fft, win = params["n_fft"], params["win_length"] or params["n_fft"]
         hop = params["hop_length"] or win // 4
@@ -155,20 +157,34 @@ class SpectrogramFrontEnd(keras.layers.Layer):
             problems.append(("win_length", f"got {win}, must be <= n_fft ({n_fft})"))
         if hop < 1:
             problems.append(("hop_length", f"win_length // 4 is {hop}; set hop_length explicitly"))
-        if params["engine"] not in ENGINES:
-            problems.append(("engine", f"unknown engine {params['engine']!r}"))
+        params["win_length"], params["hop_length"] = win, hop
         audio = context.input
         if audio is None or audio.get("type") != "audio":
             problems.append(("", "a spectrogram front end needs an `input` section of type 'audio'"))
             return problems
-        samples = audio["samples"]
-        if samples is not None:
-            frames = frame_count(params["padding"], samples, n_fft, win, hop)
-            if frames < 1:
-                problems.append(("", f"input.samples ({samples}) is shorter than one window ({win}) with padding {params['padding']!r}"))
-            if params["padding"] == "center" and params["pad_mode"] == "reflect" and samples <= n_fft // 2:
-                problems.append(("pad_mode", f"reflect padding of {n_fft // 2} samples needs more than {n_fft // 2} input samples, got {samples}"))
+        if params["padding"] == "center" and params["pad_mode"] == "reflect" and audio["samples"] <= n_fft // 2:
+            problems.append(("pad_mode", f"reflect padding of {n_fft // 2} samples needs more than {n_fft // 2} "
+                                         f"input samples, got {audio['samples']}"))
         return problems
+
+    @classmethod
+    def spec_output_shape(cls, params: dict, input_shape: tuple) -> tuple[tuple | None, list[tuple[str, str]]]:
+        """``(bins, frames, channels)`` (``freq_time``) or ``(frames, bins, channels)`` of a validated section."""
+        samples, channels = input_shape
+        frames = None
+        if samples is not None:
+            frames = frame_count(params["padding"], samples, params["n_fft"], params["win_length"], params["hop_length"])
+            if frames < 1:
+                return None, [("", f"input.samples ({samples}) is shorter than one window ({params['win_length']}) "
+                                   f"with padding {params['padding']!r}")]
+        bins = cls.bins_of(params)
+        shape = (bins, frames, channels) if params["layout"] == "freq_time" else (frames, bins, channels)
+        return shape, []
+
+    @staticmethod
+    def bins_of(params: dict) -> int:
+        """Frequency bins of the output for a validated section."""
+        return params["n_fft"] // 2 + 1
 
 
 @keras.saving.register_keras_serializable(package="kaudio")
@@ -217,6 +233,10 @@ class MelSpectrogram(SpectrogramFrontEnd):
         config = super().get_config()
         config.update(self.mel_settings)
         return config
+
+    @staticmethod
+    def bins_of(params: dict) -> int:
+        return params["n_mels"]
 
     @classmethod
     def check_spec(cls, params: dict, context) -> list[tuple[str, str]]:

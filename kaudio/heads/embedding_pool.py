@@ -73,17 +73,17 @@ class EmbeddingPoolHead:
         return math.ceil(h / ph) * math.ceil(w / pw) * c
 
     @classmethod
-    def build_problems(cls, params: dict, feature_shape) -> list[tuple[str, str]]:
-        """Problems only visible once the backbone's output shape is known."""
+    def spec_output_shape(cls, params: dict, feature_shape) -> tuple[tuple | None, list[tuple[str, str]]]:
+        """``(embedding_size,)`` if pooling the backbone's map really gives that many values."""
         if len(feature_shape) != 3:
-            return [("", f"needs a (height, width, channels) feature map, the backbone gives {tuple(feature_shape)}")]
+            return None, [("", f"needs a (height, width, channels) feature map, the backbone gives {tuple(feature_shape)}")]
         size = cls.output_size(params, feature_shape)
         if size is not None and size != params["embedding_size"]:
             ph, pw = params["pool_sizes"][params["embedding_size"]]
-            return [(f"pool_sizes.{params['embedding_size']}",
-                     f"pooling the backbone's {tuple(feature_shape)} map by ({ph}, {pw}) gives {size} values, "
-                     f"not embedding_size {params['embedding_size']}")]
-        return []
+            return None, [(f"pool_sizes.{params['embedding_size']}",
+                           f"pooling the backbone's {tuple(feature_shape)} map by ({ph}, {pw}) gives {size} values, "
+                           f"not embedding_size {params['embedding_size']}")]
+        return (params["embedding_size"],), []
 
     @classmethod
     def from_spec(cls, params: dict, feature_shape, name: str = "head"):

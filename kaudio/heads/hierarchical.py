@@ -94,11 +94,17 @@ class HierarchicalHead(keras.Model):
         return resolve_hierarchy(params, context)
 
     @classmethod
-    def build_problems(cls, params: dict, feature_shape) -> list[tuple[str, str]]:
+    def spec_output_shape(cls, params: dict, feature_shape) -> tuple[dict | None, list[tuple[str, str]]]:
+        """``{"fine": (N_fine,), "coarse": (N_coarse,)}`` (plus ``"attention"`` where the head outputs it)."""
         if len(feature_shape) != 1 or feature_shape[0] is None:
-            return [("", f"{params.get('type', 'this')} head needs a (batch, D) embedding from the backbone "
-                         f"(e.g. cnn14's fc1 output), the backbone gives (batch, {', '.join(map(str, feature_shape))})")]
-        return []
+            return None, [("", f"{params.get('type', 'this')} head needs a (batch, D) embedding from the backbone "
+                               f"(e.g. cnn14's fc1 output), the backbone gives "
+                               f"(batch, {', '.join(map(str, feature_shape))})")]
+        hierarchy = Hierarchy.from_mapping(params["hierarchy"])
+        shapes = {"fine": (hierarchy.n_fine,), "coarse": (hierarchy.n_coarse,)}
+        if params.get("output_attention"):
+            shapes["attention"] = (hierarchy.n_fine, hierarchy.n_coarse)
+        return shapes, []
 
     @classmethod
     def from_spec(cls, params: dict, feature_shape, name: str = "head"):

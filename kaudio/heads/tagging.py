@@ -62,11 +62,11 @@ class TaggerHead(keras.Model):
     # --- spec component -----------------------------------------------------------------------
 
     @classmethod
-    def build_problems(cls, params: dict, feature_shape) -> list[tuple[str, str]]:
+    def spec_output_shape(cls, params: dict, feature_shape) -> tuple[tuple | None, list[tuple[str, str]]]:
         if len(feature_shape) != 1 or feature_shape[0] is None:
-            return [("", f"tagger head needs a (batch, D) embedding from the backbone (e.g. panns_cnn's fc1 output), "
-                         f"the backbone gives (batch, {', '.join(map(str, feature_shape))})")]
-        return []
+            return None, [("", f"tagger head needs a (batch, D) embedding from the backbone (e.g. panns_cnn's fc1 "
+                               f"output), the backbone gives (batch, {', '.join(map(str, feature_shape))})")]
+        return (params["num_classes"],), []
 
     @classmethod
     def from_spec(cls, params: dict, feature_shape, name: str = "head"):

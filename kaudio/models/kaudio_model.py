@@ -5,7 +5,7 @@ from typing import Any
 
 import keras
 
-from kaudio.errors import SpecError, SpecProblem
+from kaudio.errors import KaudioError, SpecError, SpecProblem
 from kaudio.spec.validate import Spec, load_spec
 
 
@@ -34,13 +34,18 @@ class KaudioModel(keras.Model):
         inputs = input_cls.make(spec.input, name=spec.input["type"])
         frontend = frontend_cls.from_spec(spec.params("frontend"), spec.input, name="frontend") if frontend_cls else None
         feature_shape = tuple(frontend.compute_output_shape(tuple(inputs.shape))[1:]) if frontend else tuple(inputs.shape[1:])
+        _check_predicted(spec, "frontend", feature_shape if frontend else None)
         backbone = backbone_cls.from_spec(spec.params("backbone"), feature_shape, name="backbone")
         backbone_shape = tuple(backbone.output.shape[1:])
+        _check_predicted(spec, "backbone", backbone_shape)
         head = None
         if head_cls is not None:
-            problems = head_cls.build_problems(spec.head, backbone_shape) if hasattr(head_cls, "build_problems") else []
-            if problems:
-                raise SpecError([SpecProblem(".".join(filter(None, ("head", key))), msg, spec.source) for key, msg in problems], spec.source)
+            if spec.shapes.get("backbone") is None and hasattr(head_cls, "spec_output_shape"):
+                # validation could not know the backbone's output: check the head against the real one
+                _, problems = head_cls.spec_output_shape(spec.head, backbone_shape)
+                if problems:
+                    raise SpecError([SpecProblem(".".join(filter(None, ("head", key))), msg, spec.source)
+                                     for key, msg in problems], spec.source)
             head = head_cls.from_spec(spec.params("head"), backbone_shape, name="head")
 
         # === Functional Model ===
@@ -74,3 +79,12 @@ class KaudioModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _check_predicted(spec: Spec, kind: str, built: tuple | None) -> None:
+    """The shape validation predicted for ``kind`` must be the one Keras built (a guard on the
+    components' ``spec_output_shape``, which is what makes ``kaudio validate`` as strict as build)."""
+    predicted = spec.shapes.get(kind)
+    if predicted is not None and built is not None and tuple(predicted) != tuple(built):
+        raise KaudioError(f"internal error: validation predicted a {kind} output of {tuple(predicted)}, the built "
+                          f"layer gives {tuple(built)}; please report this with the spec")

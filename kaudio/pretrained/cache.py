@@ -34,7 +34,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import zlib
@@ -44,6 +43,7 @@ from typing import Callable
 
 from kaudio.errors import WeightsError
 from kaudio.pretrained.manifest import Manifest, WeightsEntry, find_entry
+from kaudio.progress import Progress
 
 HOME_VARIABLE = "KAUDIO_HOME"
 DOWNLOAD_TIMEOUT_S = 60
@@ -300,7 +300,7 @@ def _download(url: str, destination: Path, progress: bool) -> None:
     received = 0
     with response, destination.open("wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
-        bar = _ProgressBar(url.rsplit("/", 1)[-1], total) if progress else None
+        bar = Progress(total, f"downloading {url.rsplit('/', 1)[-1]}", formatter=_megabytes) if progress else None
         while True:
             try:
                 chunk = response.read(CHUNK_BYTES)
@@ -313,7 +313,7 @@ def _download(url: str, destination: Path, progress: bool) -> None:
             if bar:
                 bar.update(received)
         if bar:
-            bar.close(received)
+            bar.close()
     if total is not None and received < total:
         raise _DownloadFailed(f"the connection closed after {received} of {total} bytes")
 
@@ -363,28 +363,5 @@ def _not_downloadable(entry: WeightsEntry, paths: CachePaths, failures: list[str
     ])
 
 
-class _ProgressBar:
-    """Download progress on stderr: one line redrawn in place on a terminal, a single summary line otherwise."""
-
-    REDRAW_INTERVAL_S = 0.2
-
-    def __init__(self, label: str, total: int | None):
-        self.label = label
-        self.total = total
-        self.interactive = sys.stderr.isatty()
-        self.last_drawn = 0.0
-
-    def update(self, received: int) -> None:
-        now = time.monotonic()
-        if self.interactive and now - self.last_drawn >= self.REDRAW_INTERVAL_S:
-            self.last_drawn = now
-            print(f"\r{self._line(received)}", end="", file=sys.stderr, flush=True)
-
-    def close(self, received: int) -> None:
-        print(f"\r{self._line(received)}" if self.interactive else self._line(received), file=sys.stderr, flush=True)
-
-    def _line(self, received: int) -> str:
-        done = f"{received / 1e6:.1f}"
-        if self.total:
-            return f"downloading {self.label}: {done}/{self.total / 1e6:.1f} MB ({100 * received // self.total}%)"
-        return f"downloading {self.label}: {done} MB"
+def _megabytes(n_bytes: float) -> str:
+    return f"{n_bytes / 1e6:.1f} MB"

@@ -20,6 +20,8 @@ from kaudio.spec.source import RawSpec, apply_overrides, load_raw
 #: Sections every buildable spec must have. ``frontend`` and ``head`` are optional (an image
 #: model has no front end; a bare backbone outputs its feature map).
 REQUIRED_SECTIONS = ("input", "backbone")
+#: The sections of a model chain, in the order data flows through them.
+CHAIN_KINDS = ("input", "frontend", "backbone", "head")
 TOP_LEVEL_KEYS = ("name", "description") + registry.SECTION_KINDS
 
 
@@ -32,6 +34,9 @@ class Spec:
         description: one line for ``kaudio specs`` and model cards.
         sections: ``{kind: params}`` for each present section; params include ``type``.
         source: the file the spec was read from, if any.
+        shapes: the output shape of each chain section per example (no batch axis) as inferred
+            at validation — ``{"input": (48000, 1), "frontend": (256, 199, 1), ...}``; a head
+            with several outputs gives ``{name: shape}``; ``None`` where a component cannot tell.
     """
 
     name: str
@@ -39,6 +44,7 @@ class Spec:
     sections: dict[str, dict[str, Any]]
     source: str | None = field(default=None, compare=False)
     raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    shapes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __getattr__(self, item: str) -> dict[str, Any] | None:
         if item in registry.SECTION_KINDS:
@@ -74,6 +80,7 @@ class ValidationContext:
 
     def __init__(self, source: str | None = None):
         self.sections: dict[str, dict[str, Any]] = {}
+        self.shapes: dict[str, Any] = {}
         self.source = source
 
     @property
@@ -115,16 +122,56 @@ def validate(raw: RawSpec | Mapping[str, Any]) -> Spec:
 
     context = ValidationContext(raw.source)
     for kind in registry.SECTION_KINDS:
-        if kind not in data:
-            continue
-        section = data[kind]
-        params = _validate_section(kind, section, raw, report, context)
-        if params is not None:
-            context.sections[kind] = params
+        if kind == CHAIN_KINDS[-1]:
+            _validate_present(kind, data, raw, report, context)
+            if not problems:  # shapes only make sense for a chain whose sections are all valid
+                context.shapes = infer_chain_shapes(context.sections, (), report)
+        elif kind in data:
+            _validate_present(kind, data, raw, report, context)
 
     if problems:
         raise SpecError(problems, raw.source)
-    return Spec(str(data["name"]), str(data["description"]).strip(), context.sections, raw.source, original)
+    return Spec(str(data["name"]), str(data["description"]).strip(), context.sections, raw.source, original,
+                context.shapes)
+
+
+def _validate_present(kind, data, raw, report, context) -> None:
+    if kind in data:
+        params = _validate_section(kind, data[kind], raw, report, context)
+        if params is not None:
+            context.sections[kind] = params
+
+
+def infer_chain_shapes(sections: Mapping[str, dict], path: tuple, report) -> dict[str, Any]:
+    """The per-example output shape of each section of a chain (input → frontend → backbone → head).
+
+    Each component class computes its output from its input's shape with
+    ``spec_output_shape(params, input_shape) -> (shape, [(key, message)])`` (the input section:
+    ``shape(params)``), so a front end too small for the backbone's pools, or a head that does
+    not fit the backbone's output, is found here, by ``kaudio validate`` as by ``kaudio build``,
+    before any layer exists. A component without ``spec_output_shape`` makes the rest unknown
+    (``None``); the builder then checks the real shapes. Problems are reported under ``path``.
+    """
+    shapes: dict[str, Any] = {}
+    if "input" not in sections:
+        return shapes
+    shape = registry.get("input", sections["input"]["type"]).shape(sections["input"])
+    shapes["input"] = tuple(shape)
+    for kind in CHAIN_KINDS[1:]:
+        params = sections.get(kind)
+        if params is None:
+            continue
+        infer = getattr(registry.get(kind, params["type"]), "spec_output_shape", None)
+        if shape is None or infer is None:
+            shape = None
+        else:
+            shape, problems = infer(params, shape)
+            for key, message in problems:
+                report(path + (kind,) + ((key,) if key else ()), message)
+            if problems:
+                return shapes
+        shapes[kind] = shape
+    return shapes
 
 
 def _validate_section(kind, section, raw, report, context):

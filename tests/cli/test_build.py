@@ -42,3 +42,30 @@ def test_errors_exit_2_with_message(argv, needle, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
+
+
+def test_build_never_replaces_an_existing_model_silently(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "l3_m256_512"]) == 0
+    assert 'keras.models.load_model("l3_m256_512.keras")' in capsys.readouterr().out  # the line that loads it
+    before = (tmp_path / "l3_m256_512.keras").read_bytes()
+    assert main(["build", "l3_m256_512", "--set", "backbone.l2_regularization=0.0"]) == 1
+    err = capsys.readouterr().err
+    assert "l3_m256_512.keras exists; pass --overwrite" in err and "Traceback" not in err
+    assert (tmp_path / "l3_m256_512.keras").read_bytes() == before
+    assert main(["build", "l3_m256_512", "--overwrite"]) == 0
+
+
+def test_build_output_location_is_checked_before_building(tmp_path, capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    assert main(["build", "l3_m256", "--out", str(a_file / "m.keras")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (f"kaudio build: error: cannot write to the folder of the --out file {a_file}: "
+                           f"{a_file} is a file, not a folder")
+    assert "Model card" not in capsys.readouterr().out  # nothing was built
+
+
+def test_validate_refuses_what_build_refuses(capsys):
+    assert main(["validate", "l3_m256", "--set", "frontend.n_mels=1"]) == 2
+    assert "backbone: the input is (1, 199, 1): 3 max-pools" in capsys.readouterr().err

@@ -17,7 +17,8 @@ head: {type: embedding_pool, embedding_size: 128, pool_sizes: {128: [4, 4], 8: [
 
 def test_extends_merges_sections_and_replaces_on_type_change(write_spec):
     write_spec(BASE, "base.yaml")
-    child = write_spec("extends: base.yaml\nname: child\nfrontend:\n  type: linear\n  n_fft: 128\n", "child.yaml")
+    child = write_spec("extends: base.yaml\nname: child\nfrontend:\n  type: linear\n  n_fft: 128\n"
+                       "head: {embedding_size: 8, pool_sizes: {8: [64, 64]}}\n", "child.yaml")
     spec = load_spec(child)
     assert spec.name == "child" and spec.description == "base spec"
     assert spec.frontend["type"] == "linear" and "n_mels" not in spec.frontend  # replaced, not merged
@@ -55,8 +56,8 @@ def test_missing_parent(write_spec):
 
 def test_overrides_parse_yaml_values_and_validate(write_spec):
     path = write_spec(BASE)
-    spec = load_spec(path, ["backbone.filters=[2, 4]", "frontend.f_max=3000", "backbone.filters.0=3"])
-    assert spec.backbone["filters"] == [3, 4] and spec.frontend["f_max"] == 3000.0
+    spec = load_spec(path, ["backbone.filters=[2, 8]", "frontend.f_max=3000", "backbone.filters.0=3"])
+    assert spec.backbone["filters"] == [3, 8] and spec.frontend["f_max"] == 3000.0
 
 
 def test_override_of_nonexistent_key_is_reported_with_its_origin(write_spec):

@@ -44,7 +44,8 @@ def test_valid_spec_fills_defaults(write_spec):
     spec = load_spec(write_spec(VALID))
     assert spec.name == "tiny"
     assert spec.input["duration"] == 0.5 and spec.input["channels"] == 1
-    assert spec.frontend["window"] == "hann" and spec.frontend["win_length"] is None
+    assert spec.frontend["window"] == "hann"
+    assert spec.frontend["win_length"] == 256 and spec.frontend["hop_length"] == 128  # derived defaults filled in
     assert spec.backbone["l2_regularization"] == 1e-5
 
 
@@ -157,7 +158,7 @@ def test_spec_round_trips_through_its_dict():
     spec = load_spec("l3_m128", ["head.embedding_size=512"])
     again = load_spec(spec.to_dict())
     assert again == spec
-    assert load_spec(spec, ["input.duration=2.0"]).input["samples"] == 96000
+    assert load_spec(spec, ["input.duration=2.0", "head.pool_sizes.512=[16, 49]"]).input["samples"] == 96000
 
 
 def test_bad_reference_type():
@@ -167,3 +168,26 @@ def test_bad_reference_type():
 
 def test_top_level_api_is_exposed():
     assert kaudio.load_spec is load_spec
+
+
+def test_validate_runs_the_shape_checks_of_build():
+    """A front end too small for the backbone's pools is found without building anything."""
+    problems = problems_of("l3_m256", ["frontend.n_mels=1"])
+    (problem,) = problems
+    assert problem.path == "backbone" and "3 max-pools of 2x2 ('valid') need at least 8 rows and columns, got 1" in problem.message
+    (problem,) = problems_of("l3_m256", ["frontend.n_mels=16"])
+    assert problem.path == "head.pool_sizes.6144" and "gives 1536 values, not embedding_size 6144" in problem.message
+    spec = load_spec("l3_m256")
+    assert spec.shapes == {"input": (48000, 1), "frontend": (256, 199, 1), "backbone": (32, 24, 512),
+                           "head": (6144,)}
+
+
+def test_shapes_of_a_hierarchical_head():
+    spec = load_spec("openmic_cnn14_resatt", ["head.output_attention=true"])
+    assert spec.shapes["backbone"] == (2048,)
+    assert spec.shapes["head"] == {"fine": (20,), "coarse": (7,), "attention": (20, 7)}
+
+
+def test_win_length_longer_than_n_fft_is_refused():
+    (problem,) = problems_of(tiny_audio_spec(frontend={"type": "mel", "n_fft": 256, "win_length": 512, "n_mels": 32}))
+    assert problem.path == "frontend.win_length" and "must be <= n_fft (256)" in problem.message

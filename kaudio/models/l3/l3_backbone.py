@@ -56,6 +56,23 @@ class L3Backbone(keras.Model):
     def from_spec(cls, params: dict, feature_shape: Sequence[int | None], name: str = "backbone"):
         return cls(feature_shape=feature_shape, name=name, **params)
 
+    @classmethod
+    def spec_output_shape(cls, params: dict, feature_shape: tuple) -> tuple[tuple | None, list[tuple[str, str]]]:
+        """The embedding map after ``len(filters) - 1`` 2×2 max-pools ('valid' floors, 'same' rounds up)."""
+        if len(feature_shape) != 3:
+            return None, [("", f"{cls.registered_name} needs a (height, width, channels) input, got {tuple(feature_shape)}")]
+        pools = len(params["filters"]) - 1
+        sizes = []
+        for size in feature_shape[:2]:
+            if size is not None:
+                if cls.pool_padding == "valid" and size < 2 ** pools or size < 1:
+                    return None, [("", f"the input is {tuple(feature_shape)}: {pools} max-pools of 2x2 ('{cls.pool_padding}') "
+                                       f"need at least {2 ** pools} rows and columns, got {size}; give the front end "
+                                       "more bins/frames (e.g. frontend.n_mels) or the backbone fewer filters")]
+                size = size // 2 ** pools if cls.pool_padding == "valid" else -(-size // 2 ** pools)
+            sizes.append(size)
+        return (*sizes, params["filters"][-1]), []
+
 
 @keras.saving.register_keras_serializable(package="kaudio")
 @register("backbone", "l3_audio")

@@ -35,7 +35,6 @@ import keras
 from keras import layers, ops
 
 from kaudio.blocks import conv_block
-from kaudio.errors import SpecError, SpecProblem
 from kaudio.registry import register
 from kaudio.spec.schema import Field, Schema
 
@@ -117,7 +116,7 @@ class PannsCNN(keras.Model):
         feature_shape = tuple(feature_shape)
         problems = feature_problems(feature_shape, filters, pool_last_block)
         if problems:
-            raise SpecError([SpecProblem(".".join(filter(None, ("backbone", key))), msg) for key, msg in problems])
+            raise ValueError("; ".join(message for _, message in problems))
         # === Layers === (created inline) / === Functional Model ===
         inputs = keras.Input(shape=feature_shape, name="features")
         x = layers.BatchNormalization(axis=2, epsilon=bn_epsilon, momentum=bn_momentum, name="bn0")(inputs)
@@ -157,35 +156,20 @@ class PannsCNN(keras.Model):
 
     @classmethod
     def check_spec(cls, params: dict, context) -> list[tuple[str, str]]:
-        """The front end must give a (time, mel) log-mel large enough for the pools."""
+        """The front end must give a (time, mel) log-mel."""
         frontend = context.sections.get("frontend")
-        if frontend is None:
-            return []
-        problems = []
-        if frontend.get("layout") != "time_freq":
-            problems.append(("", f"panns_cnn reads (time, mel, 1) spectrograms: set frontend.layout: time_freq "
-                                 f"(the panns_32k / panns_16k presets do), got {frontend.get('layout')!r}"))
-            return problems
-        shape = _frontend_shape(frontend, context.input)
-        if shape is not None:
-            problems += feature_problems(shape, params["filters"], params["pool_last_block"])
-        return problems
+        if frontend is not None and frontend.get("layout") != "time_freq":
+            return [("", f"panns_cnn reads (time, mel, 1) spectrograms: set frontend.layout: time_freq "
+                         f"(the panns_32k / panns_16k presets do), got {frontend.get('layout')!r}")]
+        return []
+
+    @classmethod
+    def spec_output_shape(cls, params: dict, feature_shape: tuple) -> tuple[tuple | None, list[tuple[str, str]]]:
+        """``(embedding_size,)``, or the problems of a ``(time, mel, channels)`` input too small for the pools."""
+        problems = feature_problems(feature_shape, params["filters"], params["pool_last_block"])
+        return (None if problems else (params["embedding_size"],)), problems
 
     @classmethod
     def from_spec(cls, params: dict, feature_shape: Sequence[int | None], name: str = "backbone"):
         return cls(feature_shape=feature_shape, name=name, **params)
 
-
-def _frontend_shape(frontend: dict, audio: dict | None):
-    """``(frames, bins, channels)`` of a validated linear/mel front-end section, or None if unknown."""
-    from kaudio.layers.padding import frame_count
-
-    if frontend.get("type") not in ("mel", "linear") or not audio or audio.get("type") != "audio":
-        return None
-    n_fft = frontend["n_fft"]
-    win = frontend["win_length"] or n_fft
-    hop = frontend["hop_length"] or win // 4
-    samples = audio.get("samples")
-    frames = None if samples is None else frame_count(frontend["padding"], samples, n_fft, win, hop)
-    bins = frontend["n_mels"] if frontend["type"] == "mel" else n_fft // 2 + 1
-    return (frames, bins, audio.get("channels", 1))
