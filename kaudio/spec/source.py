@@ -144,6 +144,11 @@ def load_raw(ref: str | os.PathLike, relative_to: Path | None = None, _chain: tu
         return raw
     if not isinstance(parent_ref, str) or not parent_ref:
         raise SpecError([raw.problem(("extends",), f"expected a spec file name or bundled spec name, got {parent_ref!r}")], str(path))
+    try:
+        resolve_spec_path(parent_ref, path.parent)
+    except SpecError as err:  # say which file asked for the missing parent, and where
+        message = err.problems[0].message.replace("no such spec file", f"no such spec file in {path.parent}", 1)
+        raise SpecError([raw.problem(("extends",), message)], str(path)) from err
     parent = load_raw(parent_ref, path.parent, _chain + (path,))
     return merge(parent, raw)
 

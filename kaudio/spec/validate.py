@@ -219,20 +219,26 @@ def _validate_section(kind, section, raw, report, context):
     return out
 
 
-def load_spec(ref: "str | os.PathLike | Spec | Mapping[str, Any]", overrides: list[str] | dict | None = None) -> Spec:
+def load_spec(ref: "str | os.PathLike | Spec | Mapping[str, Any]", overrides: list[str] | dict | None = None,
+              defaults: Mapping[str, dict] | None = None, defaults_origin: str = "a default section") -> Spec:
     """Load and validate a spec.
 
     Args:
         ref: a spec file path, a bundled spec name (``"l3_m256"``), a plain dict, or a
-            :class:`Spec` (returned as is unless there are overrides).
+            :class:`Spec` (returned as is unless there are overrides or defaults to add).
         overrides: ``["head.embedding_size=512", ...]`` or ``{"head.embedding_size": 512}``,
             applied after ``extends`` merging and validated like the file.
+        defaults: ``{section: mapping}`` added where the spec has no such section (e.g. the
+            ``train`` and ``loss`` sections ``kaudio train`` adds); problems in them are reported
+            with ``defaults_origin`` as their location.
 
     Raises:
         SpecError: listing every problem with its YAML path and file:line.
     """
+    missing = {kind: section for kind, section in (defaults or {}).items()
+               if not (isinstance(ref, Spec) and kind in ref.sections)}
     if isinstance(ref, Spec):
-        if not overrides:
+        if not overrides and not missing:
             return ref
         raw = RawSpec(copy.deepcopy(ref.raw or ref.to_dict()), {}, ref.source or "<spec>")
     elif isinstance(ref, Mapping):
@@ -241,4 +247,8 @@ def load_spec(ref: "str | os.PathLike | Spec | Mapping[str, Any]", overrides: li
         raw = load_raw(ref, Path.cwd())
     else:
         raise KaudioError(f"expected a spec path, bundled spec name, dict or Spec, got {type(ref).__name__}")
+    for kind, section in missing.items():
+        if kind not in raw.data:
+            raw.data[kind] = copy.deepcopy(dict(section))
+            raw.locations[(kind,)] = (defaults_origin, None)
     return validate(apply_overrides(raw, overrides))

@@ -91,14 +91,8 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 def training_spec(spec, overrides=None) -> Spec:
     """Validate ``spec`` (+ ``overrides``) and fill in missing ``train``/``loss`` sections with defaults."""
-    spec = load_spec(spec)
-    missing = {kind: {"type": kind_type} for kind, kind_type in (("train", "supervised"), ("loss", "hierarchical_bce"))
-               if getattr(spec, kind) is None}
-    if missing:
-        data = spec.to_dict()
-        data.update(missing)
-        spec = load_spec(data)
-    return load_spec(spec, overrides)
+    return load_spec(spec, overrides, defaults={"train": {"type": "supervised"}, "loss": {"type": "hierarchical_bce"}},
+                     defaults_origin="(added by kaudio: the spec has no such section)")
 
 
 def _model_spec(spec: Spec) -> Spec:

@@ -50,7 +50,7 @@ def test_circular_extends(write_spec):
 
 def test_missing_parent(write_spec):
     child = write_spec("extends: nowhere.yaml\nname: a\n")
-    with pytest.raises(SpecError, match="no such spec file or bundled spec: 'nowhere.yaml'"):
+    with pytest.raises(SpecError, match="no such spec file in .* or bundled spec: 'nowhere.yaml'"):
         load_spec(child)
 
 
@@ -78,3 +78,12 @@ def test_override_of_nonexistent_key_is_reported_with_its_origin(write_spec):
 def test_malformed_overrides(write_spec, override, message):
     with pytest.raises(SpecError, match=message):
         apply_overrides(load_raw(write_spec(BASE)), [override])
+
+
+def test_missing_extends_target_is_reported_at_the_child_line(write_spec):
+    child = write_spec("name: child\nextends: nosuch.yaml\n", "child.yaml")
+    with pytest.raises(SpecError) as info:
+        load_spec(child)
+    (problem,) = info.value.problems
+    assert problem.file == str(child.resolve()) and problem.line == 2 and problem.path == "extends"
+    assert f"no such spec file in {child.parent.resolve()} or bundled spec: 'nosuch.yaml'" in problem.message

@@ -191,3 +191,12 @@ def test_shapes_of_a_hierarchical_head():
 def test_win_length_longer_than_n_fft_is_refused():
     (problem,) = problems_of(tiny_audio_spec(frontend={"type": "mel", "n_fft": 256, "win_length": 512, "n_mels": 32}))
     assert problem.path == "frontend.win_length" and "must be <= n_fft (256)" in problem.message
+
+
+def test_defaults_add_missing_sections_and_keep_the_spec_name():
+    spec = load_spec("l3_m256", defaults={"train": {"type": "supervised", "spec_augment": {"enabled": False}}})
+    assert spec.train["type"] == "supervised" and spec.source.endswith("l3_m256.yaml")
+    with pytest.raises(SpecError) as info:
+        load_spec("l3_m256", defaults={"loss": {"type": "hierarchical_bce"}}, defaults_origin="(added by a test)")
+    assert "invalid spec " + str(load_spec("l3_m256").source) in str(info.value)
+    assert info.value.problems[0].file == "(added by a test)"
