@@ -54,6 +54,15 @@ def tiny_audio_spec(**overrides) -> dict:
     return spec
 
 
+def tiny_tagging_spec(head: dict, **sections) -> dict:
+    """:func:`tiny_audio_spec` with a test-only backbone giving a (batch, 16) embedding, for the heads
+    that read one (hierarchical heads, tagger, classifier)."""
+    from tests.helpers import register_tiny_backbone
+
+    register_tiny_backbone("tiny_embedding", "global", 16)
+    return tiny_audio_spec(backbone={"type": "tiny_embedding"}, head=head, **sections)
+
+
 TINY_MODEL = "tiny_test_model"
 
 

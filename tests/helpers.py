@@ -62,5 +62,9 @@ def register_tiny_backbone(type_name: str, pooling: str, default_units: int) -> 
         def from_spec(cls, params, feature_shape, name="backbone"):
             return TinyEmbeddingBackbone(feature_shape, pooling=pooling, name=name, **params)
 
+        @classmethod
+        def spec_output_shape(cls, params, feature_shape):
+            return (params["units"],), []
+
     Component.__name__ = f"TinyEmbeddingBackbone_{pooling}"
     registry.register("backbone", type_name)(Component)

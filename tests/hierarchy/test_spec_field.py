@@ -5,13 +5,13 @@ import yaml
 import kaudio
 from kaudio.errors import SpecError
 from kaudio.hierarchy import bundled_hierarchy_names, resolve_hierarchy
-from tests.conftest import tiny_audio_spec
+from tests.conftest import tiny_tagging_spec
 
 GROUPS = {"high": ["flute", "violin"], "low": ["bass"]}
 
 
 def spec_with(hierarchy, head_type="gmp"):
-    return tiny_audio_spec(head={"type": head_type, "hierarchy": hierarchy})
+    return tiny_tagging_spec(head={"type": head_type, "hierarchy": hierarchy})
 
 
 def spec_problems(ref):
@@ -109,7 +109,7 @@ def test_hierarchy_must_be_a_mapping_or_a_name(value, fragment):
 
 
 def test_hierarchy_is_required():
-    (problem,) = spec_problems(tiny_audio_spec(head={"type": "resatt"}))
+    (problem,) = spec_problems(tiny_tagging_spec(head={"type": "resatt"}))
     assert problem.path == "head.hierarchy" and "missing required key" in problem.message
 
 

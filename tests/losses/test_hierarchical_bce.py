@@ -7,7 +7,7 @@ import tensorflow as tf
 from kaudio.errors import KaudioError, SpecError
 from kaudio.losses import HierarchicalBCE, loss_from_spec, masked_bce
 from kaudio.spec import load_spec
-from tests.conftest import tiny_audio_spec
+from tests.conftest import tiny_audio_spec, tiny_tagging_spec
 
 GROUPS = {"a": ["x", "y", "z"], "b": ["u", "v"]}
 PARENT = [0, 0, 0, 1, 1]
@@ -187,8 +187,8 @@ def test_bad_outputs_or_targets():
 
 
 def hierarchical_spec(head_type="resatt", **loss):
-    return tiny_audio_spec(head={"type": head_type, "hierarchy": GROUPS},
-                           loss={"type": "hierarchical_bce", **loss})
+    return tiny_tagging_spec(head={"type": head_type, "hierarchy": GROUPS},
+                             loss={"type": "hierarchical_bce", **loss})
 
 
 def test_loss_from_spec():
@@ -222,7 +222,7 @@ def test_loss_from_spec_file_with_a_hierarchy_file(tmp_path, write_spec):
 
 def test_spec_without_loss_section():
     with pytest.raises(KaudioError, match="has no loss section; add `loss: {type: ...}` \\(types: .*hierarchical_bce"):
-        loss_from_spec(tiny_audio_spec(head={"type": "gmp", "hierarchy": GROUPS}))
+        loss_from_spec(tiny_tagging_spec(head={"type": "gmp", "hierarchy": GROUPS}))
 
 
 def spec_problems(spec):
