@@ -51,7 +51,7 @@ class ModelCard:
     name: str
     description: str
     input: str
-    frontend: dict | None
+    frontend: dict | None  # one front end's settings, or {tower: settings} for a towers model
     output_shape: tuple
     total_params: int
     trainable_params: int
@@ -66,7 +66,11 @@ class ModelCard:
         if self.source:
             lines.append(f"  spec:            {self.source}")
         lines.append(f"  input:           {self.input}")
-        if self.frontend:
+        if self.frontend and all(isinstance(v, dict) for v in self.frontend.values()):
+            for tower, settings in self.frontend.items():
+                items = [f"{k}={v}" for k, v in settings.items()]
+                lines.append(f"  front end ({tower}): " + _wrap(items, 19))
+        elif self.frontend:
             items = [f"{k}={v}" for k, v in self.frontend.items()]
             lines.append("  front end:       " + _wrap(items, 19))
         lines.append(f"  output shape:    {self.output_shape}  (batch first)")
@@ -99,9 +103,17 @@ def _human(n: int) -> str:
 
 
 def model_card(model) -> ModelCard:
-    """Build the :class:`ModelCard` of a :class:`~kaudio.models.KaudioModel`."""
+    """Build the :class:`ModelCard` of a :class:`~kaudio.models.KaudioModel` (a chain or towers)."""
+    from kaudio import registry
+
     spec = model.spec
-    input_cls = spec.component("input")
+    if spec.towers:
+        chains = {name: (spec.tower_sections(name), _frontend_of(model.tower(name))) for name in spec.towers}
+    else:
+        chains = {"": (spec.sections, _frontend_of(model))}
+    frontends = {name: frontend for name, (_, frontend) in chains.items() if frontend is not None}
+    inputs = [(f"{name}: " if name else "") + registry.get("input", sections["input"]["type"]).describe(sections["input"])
+              for name, (sections, _) in chains.items()]
     trainable = _count(model.trainable_weights)
     non_trainable = _count(model.non_trainable_weights)
     macs = frontend_macs = 0
@@ -109,19 +121,26 @@ def model_card(model) -> ModelCard:
         n = layer_multiply_adds(layer)
         if n:
             macs += n
-            if layer is model.frontend:
+            if any(layer is frontend for frontend in frontends.values()):
                 frontend_macs += n
     notes = []
-    frontend = model.frontend.describe() if model.frontend is not None else None
-    if frontend and frontend.get("empty_mel_bands"):
-        notes.append(f"{frontend['empty_mel_bands']} mel band(s) contain no FFT bin and stay at the dB floor "
-                     "(low HTK bands narrower than the FFT bin spacing; expected for OpenL3's mel256)")
+    described = {name: frontend.describe() for name, frontend in frontends.items()}
+    for name, settings in described.items():
+        if settings.get("empty_mel_bands"):
+            where = f" ({name})" if name else ""
+            notes.append(f"{settings['empty_mel_bands']} mel band(s){where} contain no FFT bin and stay at the dB "
+                         "floor (low HTK bands narrower than the FFT bin spacing; expected for OpenL3's mel256)")
+    frontend = described.get("") if "" in described else (described or None)
     return ModelCard(
-        name=spec.name, description=spec.description, input=input_cls.describe(spec.input), frontend=frontend,
+        name=spec.name, description=spec.description, input="; ".join(inputs), frontend=frontend,
         output_shape=_output_shape(model), total_params=trainable + non_trainable, trainable_params=trainable,
         non_trainable_params=non_trainable, multiply_adds=macs, frontend_multiply_adds=frontend_macs,
         source=spec.source, notes=notes,
     )
+
+
+def _frontend_of(model):
+    return next((layer for layer in model.layers if layer.name == "frontend"), None)
 
 
 def _output_shape(model):

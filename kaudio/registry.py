@@ -1,19 +1,41 @@
-"""The single registry that maps spec ``type:`` names to classes.
+"""The single registry that maps spec ``type:`` names to classes, and the component contract.
 
-Each spec section (``input``, ``frontend``, ``backbone``, ``head`` and, as the roadmap fills
-them, ``loss``, ``train``, ``data``) names a ``type``. Components register themselves with
-:func:`register`, so adding a model family never edits the builder or the validator::
+Each spec section names a ``type``; components register themselves with :func:`register`, so
+adding a model family, head, loss or trainer never edits the builder or the validator::
 
     @register("backbone", "l3_audio")
-    class L3AudioBackbone(keras.Model):
+    class L3AudioBackbone(Backbone):
         spec_schema = Schema(...)
 
-A registered class provides:
+Kinds (:data:`SECTION_KINDS`): ``input``, ``frontend``, ``backbone``, ``head`` (a chain; a tower's
+``pooling`` is a head too), ``fusion`` (joins named towers), ``loss``, ``train`` (a trainer) and
+``data`` (reserved).
 
-* ``spec_schema`` — a :class:`kaudio.spec.schema.Schema` describing the section's keys;
-* optionally ``spec_presets`` — ``{preset_name: {key: value}}`` defaults selected by ``preset:``;
-* optionally ``check_spec(params, context)`` — cross-field checks returning ``[(key, message)]``;
-* ``from_spec(params, context)`` — build the Keras object (layer or model) for the section.
+The contract of a registered class — what the validator and the builder call, in this order:
+
+``spec_schema``
+    a :class:`kaudio.spec.schema.Schema` of the section's keys (types, ranges, choices, defaults).
+``spec_presets`` (optional)
+    ``{preset_name: {key: value}}``: defaults selected by ``preset:``; keys the spec writes win.
+``check_spec(params, context) -> [(key, message)]`` (optional)
+    cross-field rules, after the schema. ``context`` (:class:`kaudio.spec.validate.ValidationContext`)
+    holds the sections validated before (``context.sections``, ``context.input``), the spec's
+    folder (``context.source_dir``) and, for the training kinds, the model's outputs
+    (``context.output_shape``, ``context.output_section``). It may normalise ``params`` in place —
+    fill derived defaults (a front end's ``win_length``), inline a referenced file (a hierarchy) —
+    so every later reader sees the final values.
+``spec_output_shape(params, input_shape) -> (shape, [(key, message)])`` (model kinds)
+    the per-example output shape from the input's (a fusion head gets ``{tower: shape}``; a head
+    with several outputs returns ``{name: shape}``). The validator chains these, so shape problems
+    are spec problems, found by ``kaudio validate`` before any layer exists; the builder checks
+    the prediction against what Keras builds. The input kind provides ``shape(params)`` instead.
+``from_spec(params, input_shape, name)`` (model kinds)
+    the Keras layer or model for the section; ``params`` are the validated keys without
+    ``type``/``preset``. Constructors never raise :class:`~kaudio.errors.SpecError`: whatever a
+    spec can get wrong is caught by the steps above.
+
+Losses (``loss``) provide ``from_spec(params, spec)`` returning the loss object; trainers
+(``train``) are described in :mod:`kaudio.training.trainer`.
 """
 from __future__ import annotations
 
@@ -22,9 +44,8 @@ from typing import Callable, TypeVar
 
 from kaudio.errors import KaudioError
 
-#: Spec sections, in the order data flows through them. Sections after ``head`` are
-#: reserved for the trainer, losses and datasets of later issues.
-SECTION_KINDS: tuple[str, ...] = ("input", "frontend", "backbone", "head", "loss", "train", "data")
+#: Registry kinds, in the order data flows through them (``data`` is reserved).
+SECTION_KINDS: tuple[str, ...] = ("input", "frontend", "backbone", "head", "fusion", "loss", "train", "data")
 
 _REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in SECTION_KINDS}
 

@@ -2,6 +2,8 @@
 from kaudio.heads.embedding_pool import EmbeddingPoolHead, GridMaxPoolEmbedding
 from kaudio.heads.hierarchical import FlatHead, GAPHead, GMPHead, HierarchicalHead, LevelwiseHead, LPHead, ResAttHead, TopDownHead
 from kaudio.heads.tagging import TaggerHead
+from kaudio.heads.pooling import GlobalPoolHead
+from kaudio.heads.fusion import ConcatMLPFusion
 
-__all__ = ["EmbeddingPoolHead", "FlatHead", "GAPHead", "GMPHead", "GridMaxPoolEmbedding", "HierarchicalHead", "LPHead",
+__all__ = ["ConcatMLPFusion", "EmbeddingPoolHead", "GlobalPoolHead", "FlatHead", "GAPHead", "GMPHead", "GridMaxPoolEmbedding", "HierarchicalHead", "LPHead",
            "LevelwiseHead", "ResAttHead", "TaggerHead", "TopDownHead"]

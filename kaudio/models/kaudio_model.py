@@ -1,4 +1,5 @@
-"""The model every spec builds: input → front end → backbone → head, as one functional model."""
+"""The model every spec builds: one chain (input → front end → backbone → head) or named towers
+joined by a fusion head, as one functional Keras model."""
 from __future__ import annotations
 
 from typing import Any
@@ -15,8 +16,15 @@ class KaudioModel(keras.Model):
 
     Its config is the spec itself (``model.get_config()["spec"]``), so ``keras.models.load_model``
     rebuilds the same graph and restores the weights with no ``custom_objects`` once kaudio is
-    imported. Sub-models and layers are named after their sections: ``frontend``, ``backbone``,
-    ``head``.
+    imported. The spec it records is the *model* spec (:func:`model_spec`): no teacher and no
+    machine-specific ``train.init_weights`` path, so a saved model loads anywhere.
+
+    * A chain spec gives layers named after their sections: ``frontend``, ``backbone``, ``head``;
+      the model takes the input tensor and returns the head's output (a tensor, or a dict for a
+      head with several outputs such as ``{"fine", "coarse"}``).
+    * A ``towers`` spec gives one nested ``keras.Model`` per tower (:meth:`tower`), named
+      ``<tower>_tower``, and a ``fusion`` layer; the model takes ``{tower name: input}`` and
+      returns the fusion head's output.
 
     Args:
         spec: a :class:`~kaudio.spec.Spec`, a spec path / bundled name, or the dict from
@@ -24,37 +32,20 @@ class KaudioModel(keras.Model):
     """
 
     def __init__(self, spec: "Spec | dict | str", **kwargs):
-        spec = load_spec(spec)
-        input_cls = spec.component("input")
-        frontend_cls = spec.component("frontend")
-        backbone_cls = spec.component("backbone")
-        head_cls = spec.component("head")
-
-        # === Layers ===
-        inputs = input_cls.make(spec.input, name=spec.input["type"])
-        frontend = frontend_cls.from_spec(spec.params("frontend"), spec.input, name="frontend") if frontend_cls else None
-        feature_shape = tuple(frontend.compute_output_shape(tuple(inputs.shape))[1:]) if frontend else tuple(inputs.shape[1:])
-        _check_predicted(spec, "frontend", feature_shape if frontend else None)
-        backbone = backbone_cls.from_spec(spec.params("backbone"), feature_shape, name="backbone")
-        backbone_shape = tuple(backbone.output.shape[1:])
-        _check_predicted(spec, "backbone", backbone_shape)
-        head = None
-        if head_cls is not None:
-            if spec.shapes.get("backbone") is None and hasattr(head_cls, "spec_output_shape"):
-                # validation could not know the backbone's output: check the head against the real one
-                _, problems = head_cls.spec_output_shape(spec.head, backbone_shape)
-                if problems:
-                    raise SpecError([SpecProblem(".".join(filter(None, ("head", key))), msg, spec.source)
-                                     for key, msg in problems], spec.source)
-            head = head_cls.from_spec(spec.params("head"), backbone_shape, name="head")
-
-        # === Functional Model ===
-        x = frontend(inputs) if frontend else inputs
-        x = backbone(x)
-        outputs = head(x) if head else x
+        spec = model_spec(load_spec(spec))
         kwargs.setdefault("name", spec.name)
+        # === Layers === and === Functional Model ===
+        if spec.towers:
+            towers = {name: _tower_model(spec, name) for name in spec.towers}
+            inputs = {name: keras.Input(shape=tuple(tower.inputs[0].shape[1:]), name=name)
+                      for name, tower in towers.items()}
+            tower_outputs = {name: tower(inputs[name]) for name, tower in towers.items()}
+            fusion = spec.component("fusion").from_spec(
+                spec.params("fusion"), {name: tuple(t.output.shape[1:]) for name, t in towers.items()}, name="fusion")
+            outputs = fusion(tower_outputs)
+        else:
+            inputs, outputs = _chain(spec.sections, spec.shapes, spec.source)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-
         # === Config ===
         self.spec = spec
 
@@ -70,6 +61,21 @@ class KaudioModel(keras.Model):
     def head(self) -> keras.layers.Layer | None:
         return self._get_optional_layer("head")
 
+    @property
+    def tower_names(self) -> list[str]:
+        """The towers of a ``towers`` spec, in spec order (empty for a chain)."""
+        return list(self.spec.towers or {})
+
+    def tower(self, name: str) -> keras.Model:
+        """Tower ``name`` as its own ``keras.Model`` (input → front end → backbone → pooling), sharing
+        this model's weights; save it with ``tower.save("audio.keras")``."""
+        if name not in self.tower_names:
+            from kaudio.spec.schema import did_you_mean
+
+            what = f"towers: {', '.join(self.tower_names)}" if self.tower_names else "this model has no towers"
+            raise KaudioError(f"no tower {name!r}{did_you_mean(name, self.tower_names)} ({what})")
+        return self.get_layer(f"{name}_tower")
+
     def _get_optional_layer(self, name: str):
         return next((layer for layer in self.layers if layer.name == name), None)
 
@@ -81,10 +87,67 @@ class KaudioModel(keras.Model):
         return cls(**config)
 
 
-def _check_predicted(spec: Spec, kind: str, built: tuple | None) -> None:
+def model_spec(spec: Spec) -> Spec:
+    """The spec a built model records: without the ``teacher`` section and with ``train.init_weights``
+    set to null (machine-specific paths that validation requires to exist), so that a saved model
+    loads on any machine. The training run keeps the full spec in its ``spec.yaml``."""
+    data = spec.to_dict()
+    changed = data.pop("teacher", None) is not None
+    if (data.get("train") or {}).get("init_weights"):
+        data["train"]["init_weights"] = None
+        changed = True
+    if not changed:
+        return spec
+    model = load_spec(data)
+    return Spec(model.name, model.description, model.sections, spec.source, data, model.shapes)
+
+
+def _chain(sections: dict, shapes: dict, source: str | None, prefix: str = ""):
+    """Build ``input → frontend → backbone → head`` from validated sections; returns (inputs, outputs)."""
+    from kaudio import registry
+
+    def component(kind):
+        section = sections.get(kind)
+        return (registry.get(kind, section["type"]), {k: v for k, v in section.items() if k not in ("type", "preset")}) \
+            if section else (None, None)
+
+    input_cls, _ = component("input")
+    inputs = input_cls.make(sections["input"], name=prefix or sections["input"]["type"])
+    frontend_cls, frontend_params = component("frontend")
+    frontend = frontend_cls.from_spec(frontend_params, sections["input"], name="frontend") if frontend_cls else None
+    feature_shape = tuple(frontend.compute_output_shape(tuple(inputs.shape))[1:]) if frontend else tuple(inputs.shape[1:])
+    _check_predicted(shapes, "frontend", feature_shape if frontend else None)
+    backbone_cls, backbone_params = component("backbone")
+    backbone = backbone_cls.from_spec(backbone_params, feature_shape, name="backbone")
+    backbone_shape = tuple(backbone.output.shape[1:])
+    _check_predicted(shapes, "backbone", backbone_shape)
+    head_cls, head_params = component("head")
+    head = None
+    if head_cls is not None:
+        if shapes.get("backbone") is None and hasattr(head_cls, "spec_output_shape"):
+            # validation could not know the backbone's output: check the head against the real one
+            _, problems = head_cls.spec_output_shape(sections["head"], backbone_shape)
+            if problems:
+                where = f"towers.{prefix}.pooling" if prefix else "head"
+                raise SpecError([SpecProblem(".".join(filter(None, (where, key))), msg, source)
+                                 for key, msg in problems], source)
+        head = head_cls.from_spec(head_params, backbone_shape, name="pooling" if prefix else "head")
+    x = frontend(inputs) if frontend else inputs
+    x = backbone(x)
+    return inputs, (head(x) if head else x)
+
+
+def _tower_model(spec: Spec, name: str) -> keras.Model:
+    """One tower as a nested functional model ``<name>_tower`` (its input is named after the tower)."""
+    inputs, outputs = _chain(spec.tower_sections(name), spec.shapes.get("towers", {}).get(name, {}), spec.source,
+                             prefix=name)
+    return keras.Model(inputs=inputs, outputs=outputs, name=f"{name}_tower")
+
+
+def _check_predicted(shapes: dict, kind: str, built: tuple | None) -> None:
     """The shape validation predicted for ``kind`` must be the one Keras built (a guard on the
     components' ``spec_output_shape``, which is what makes ``kaudio validate`` as strict as build)."""
-    predicted = spec.shapes.get(kind)
+    predicted = shapes.get(kind)
     if predicted is not None and built is not None and tuple(predicted) != tuple(built):
         raise KaudioError(f"internal error: validation predicted a {kind} output of {tuple(predicted)}, the built "
                           f"layer gives {tuple(built)}; please report this with the spec")

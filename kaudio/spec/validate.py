@@ -22,7 +22,15 @@ from kaudio.spec.source import RawSpec, apply_overrides, load_raw
 REQUIRED_SECTIONS = ("input", "backbone")
 #: The sections of a model chain, in the order data flows through them.
 CHAIN_KINDS = ("input", "frontend", "backbone", "head")
-TOP_LEVEL_KEYS = ("name", "description") + registry.SECTION_KINDS
+#: The keys of one tower (``towers: {name: {...}}``); ``pooling`` is a head applied to the tower's
+#: backbone output (registry kind ``head``).
+TOWER_KEYS = {"input": "input", "frontend": "frontend", "backbone": "backbone", "pooling": "head"}
+#: Sections of the training side, validated after the model (they may look at its outputs).
+TRAINING_KINDS = ("loss", "train", "data")
+TOP_LEVEL_KEYS = ("name", "description", "input", "frontend", "backbone", "head", "towers", "fusion", "teacher",
+                  "loss", "train", "data")
+#: Plain-data sections that are not registry kinds.
+STRUCTURAL_KEYS = ("towers", "teacher")
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,10 @@ class Spec:
         shapes: the output shape of each chain section per example (no batch axis) as inferred
             at validation — ``{"input": (48000, 1), "frontend": (256, 199, 1), ...}``; a head
             with several outputs gives ``{name: shape}``; ``None`` where a component cannot tell.
+            A spec with towers has ``{"towers": {name: {kind: shape}}, "fusion": shape}``.
+
+    A model is either one chain (``input`` → ``frontend`` → ``backbone`` → ``head``) or several
+    named ``towers`` (each a chain with an optional ``pooling`` head) joined by a ``fusion`` head.
     """
 
     name: str
@@ -47,9 +59,22 @@ class Spec:
     shapes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __getattr__(self, item: str) -> dict[str, Any] | None:
-        if item in registry.SECTION_KINDS:
+        if item in TOP_LEVEL_KEYS[2:]:
             return self.sections.get(item)
         raise AttributeError(item)
+
+    @property
+    def output_shape(self):
+        """The model's output per example: a shape tuple, ``{name: shape}`` for several outputs, or ``None``."""
+        return model_output_shape(self.shapes)
+
+    @property
+    def output_section(self) -> tuple[str, dict] | None:
+        """``(kind, params)`` of the section that produces the model's output (head, fusion or backbone)."""
+        for kind in ("fusion", "head", "backbone"):
+            if kind in self.sections:
+                return kind, self.sections[kind]
+        return None
 
     def component(self, kind: str) -> type | None:
         """The registered class of section ``kind`` (``None`` if the section is absent)."""
@@ -64,10 +89,23 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (YAML/JSON-serialisable) that :func:`validate` turns back into this spec."""
         out: dict[str, Any] = {"name": self.name, "description": self.description}
-        for kind in registry.SECTION_KINDS:
+        for kind in TOP_LEVEL_KEYS[2:]:
             if kind in self.sections:
                 out[kind] = copy.deepcopy(self.sections[kind])
         return out
+
+    def tower_sections(self, name: str) -> dict[str, dict[str, Any]]:
+        """The sections of tower ``name`` keyed by registry kind (``pooling`` as ``head``)."""
+        tower = (self.sections.get("towers") or {})[name]
+        return {TOWER_KEYS[key]: value for key, value in tower.items()}
+
+
+def model_output_shape(shapes: Mapping[str, Any]):
+    """The last known output of a shapes mapping (fusion, head or backbone)."""
+    for kind in ("fusion", "head", "backbone"):
+        if kind in shapes:
+            return shapes[kind]
+    return None
 
 
 class ValidationContext:
@@ -81,7 +119,21 @@ class ValidationContext:
     def __init__(self, source: str | None = None):
         self.sections: dict[str, dict[str, Any]] = {}
         self.shapes: dict[str, Any] = {}
+        self.towers: dict[str, Any] = {}  # {tower name: its output shape}, for the fusion head
         self.source = source
+
+    @property
+    def output_shape(self):
+        """The model's output per example (after the model sections were validated), or ``None``."""
+        return model_output_shape(self.shapes)
+
+    @property
+    def output_section(self) -> tuple[str, dict] | None:
+        """``(kind, params)`` of the section producing the model's output."""
+        for kind in ("fusion", "head", "backbone"):
+            if kind in self.sections:
+                return kind, self.sections[kind]
+        return None
 
     @property
     def source_dir(self) -> Path:
@@ -105,6 +157,8 @@ def validate(raw: RawSpec | Mapping[str, Any]) -> Spec:
     def report(path: tuple, message: str) -> None:
         problems.append(raw.problem(path, message))
 
+    report.problems = problems  # so the chain validators can tell whether their sections were clean
+
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             extra = " ('extends' is only valid in spec files)" if key == "extends" else ""
@@ -115,19 +169,22 @@ def validate(raw: RawSpec | Mapping[str, Any]) -> Spec:
             report((key,), "missing required key" + (" (a short model name)" if key == "name" else " (one line shown by `kaudio specs`)"))
         elif not isinstance(value, str) or not value.strip():
             report((key,), f"expected a non-empty string, got {value!r}")
-    for kind in REQUIRED_SECTIONS:
-        if kind not in data:
-            valid = ", ".join(registry.names(kind))
-            report((kind,), f"missing required section (a mapping with `type:`, one of {valid})")
-
     context = ValidationContext(raw.source)
-    for kind in registry.SECTION_KINDS:
-        if kind == CHAIN_KINDS[-1]:
-            _validate_present(kind, data, raw, report, context)
-            if not problems:  # shapes only make sense for a chain whose sections are all valid
-                context.shapes = infer_chain_shapes(context.sections, (), report)
-        elif kind in data:
-            _validate_present(kind, data, raw, report, context)
+    if "towers" in data:
+        _validate_towers(data, raw, report, context)
+    else:
+        _validate_chain(data, raw, report, context)
+    for kind in TRAINING_KINDS:  # their checks see the model's outputs (None where the model is invalid)
+        if kind in data:
+            params = _validate_section(kind, data[kind], (kind,), raw, report, context)
+            if params is not None:
+                context.sections[kind] = params
+    if "teacher" in data:
+        from kaudio.spec.teacher import validate_teacher
+
+        params = validate_teacher(data["teacher"], raw, report, context)
+        if params is not None:
+            context.sections["teacher"] = params
 
     if problems:
         raise SpecError(problems, raw.source)
@@ -135,14 +192,94 @@ def validate(raw: RawSpec | Mapping[str, Any]) -> Spec:
                 context.shapes)
 
 
-def _validate_present(kind, data, raw, report, context) -> None:
-    if kind in data:
-        params = _validate_section(kind, data[kind], raw, report, context)
-        if params is not None:
-            context.sections[kind] = params
+def _validate_chain(data, raw, report, context) -> None:
+    """``input`` → ``frontend`` → ``backbone`` → ``head`` at the top level."""
+    for kind in REQUIRED_SECTIONS:
+        if kind not in data:
+            valid = ", ".join(registry.names(kind))
+            report((kind,), f"missing required section (a mapping with `type:`, one of {valid}; or `towers:` "
+                            "with a `fusion:` head)")
+    if "fusion" in data:
+        report(("fusion",), "a fusion head joins towers; this spec has none (add `towers:`, or use `head:`)")
+    before = len(report.problems)
+    for kind in CHAIN_KINDS:
+        if kind in data:
+            params = _validate_section(kind, data[kind], (kind,), raw, report, context)
+            if params is not None:
+                context.sections[kind] = params
+    if len(report.problems) == before and all(kind in context.sections for kind in REQUIRED_SECTIONS):
+        context.shapes = infer_chain_shapes(context.sections, (), report)
 
 
-def infer_chain_shapes(sections: Mapping[str, dict], path: tuple, report) -> dict[str, Any]:
+def _validate_towers(data, raw, report, context) -> None:
+    """``towers: {name: {input, frontend, backbone, pooling}}`` joined by ``fusion:``."""
+    for kind in CHAIN_KINDS:
+        if kind in data:
+            report((kind,), f"a spec with `towers:` gives each tower its own {kind} (towers.<name>.{kind}); "
+                            f"remove the top-level `{kind}`")
+    towers = data["towers"]
+    if not isinstance(towers, dict) or not towers:
+        report(("towers",), "expected a mapping `name: {input: ..., frontend: ..., backbone: ..., pooling: ...}` "
+                            "with at least one tower")
+        return
+    tower_sections, tower_shapes = {}, {}
+    for name, tower in towers.items():
+        path = ("towers", name)
+        if not isinstance(name, str) or not name.isidentifier():
+            report(path, f"a tower name is a word of letters, digits and '_', got {name!r}")
+            continue
+        if not isinstance(tower, dict):
+            report(path, f"expected a mapping with the keys {', '.join(TOWER_KEYS)}, got {type(tower).__name__}")
+            continue
+        ok = True
+        tower_context = ValidationContext(raw.source)
+        before = len(report.problems)
+        for key in tower:
+            if key not in TOWER_KEYS:
+                report(path + (key,), f"unknown tower key{did_you_mean(key, TOWER_KEYS)} "
+                                      f"(valid keys: {', '.join(TOWER_KEYS)})")
+                ok = False
+        for key in ("input", "backbone"):
+            if key not in tower:
+                report(path + (key,), f"missing required section (one of {', '.join(registry.names(key))})")
+                ok = False
+        by_kind = {}
+        for key, kind in TOWER_KEYS.items():
+            if key in tower:
+                params = _validate_section(kind, tower[key], path + (key,), raw, report, tower_context)
+                if params is not None:
+                    tower_context.sections[kind] = params
+                    by_kind[key] = params
+        tower_sections[name] = by_kind
+        if ok and len(report.problems) == before:
+            shapes = infer_chain_shapes(tower_context.sections, path, report, key_of_kind={"head": "pooling"})
+            if len(report.problems) == before:
+                tower_shapes[name] = shapes
+    context.sections["towers"] = tower_sections
+    if "fusion" not in data:
+        report(("fusion",), f"missing required section: a fusion head joining the towers "
+                            f"(one of {', '.join(registry.names('fusion'))})")
+        return
+    context.towers = {name: model_output_shape(tower_shapes[name]) if name in tower_shapes else None
+                      for name in tower_sections}
+    params = _validate_section("fusion", data["fusion"], ("fusion",), raw, report, context)
+    if params is None:
+        return
+    context.sections["fusion"] = params
+    shapes: dict[str, Any] = {"towers": tower_shapes}
+    if all(shape is not None for shape in context.towers.values()):
+        infer = getattr(registry.get("fusion", params["type"]), "spec_output_shape", None)
+        if infer is not None:
+            shape, problems = infer(params, context.towers)
+            for key, message in problems:
+                report(("fusion",) + ((key,) if key else ()), message)
+            if not problems:
+                shapes["fusion"] = shape
+    context.shapes = shapes
+
+
+def infer_chain_shapes(sections: Mapping[str, dict], path: tuple, report,
+                       key_of_kind: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The per-example output shape of each section of a chain (input → frontend → backbone → head).
 
     Each component class computes its output from its input's shape with
@@ -150,8 +287,10 @@ def infer_chain_shapes(sections: Mapping[str, dict], path: tuple, report) -> dic
     ``shape(params)``), so a front end too small for the backbone's pools, or a head that does
     not fit the backbone's output, is found here, by ``kaudio validate`` as by ``kaudio build``,
     before any layer exists. A component without ``spec_output_shape`` makes the rest unknown
-    (``None``); the builder then checks the real shapes. Problems are reported under ``path``.
+    (``None``); the builder then checks the real shapes. Problems are reported under ``path``
+    (a tower's ``pooling`` head under its own key: ``key_of_kind={"head": "pooling"}``).
     """
+    key_of_kind = key_of_kind or {}
     shapes: dict[str, Any] = {}
     if "input" not in sections:
         return shapes
@@ -167,15 +306,14 @@ def infer_chain_shapes(sections: Mapping[str, dict], path: tuple, report) -> dic
         else:
             shape, problems = infer(params, shape)
             for key, message in problems:
-                report(path + (kind,) + ((key,) if key else ()), message)
+                report(path + (key_of_kind.get(kind, kind),) + ((key,) if key else ()), message)
             if problems:
                 return shapes
         shapes[kind] = shape
     return shapes
 
 
-def _validate_section(kind, section, raw, report, context):
-    path = (kind,)
+def _validate_section(kind, section, path, raw, report, context):
     if not isinstance(section, dict):
         report(path, f"expected a mapping with a `type:` key, got {type(section).__name__} {section!r}")
         return None

@@ -39,9 +39,8 @@ random offset, drawn again each epoch, and the training order is reshuffled each
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from kaudio.registry import register
+from kaudio.spec.files import resolve_existing_file
 from kaudio.spec.schema import Field, Schema
 
 #: Keys of ``spec_augment`` and their defaults (PANNs' SpecAugmentation widths).
@@ -73,34 +72,17 @@ def _check_spec_augment(value: dict) -> tuple[dict, list[tuple[str, str]]]:
 
 
 def _resolve_init_weights(params: dict, context) -> list[tuple[str, str]]:
-    """Replace ``init_weights`` by the absolute path of an existing ``.keras`` file (in place).
-
-    A relative path is tried against the spec file's folder, then the working directory.
-    """
+    """Replace ``init_weights`` by the absolute path of an existing ``.keras`` file (in place)."""
     value = params.get("init_weights")
     if value is None:
         return []
-    if not value.strip():
-        return [("init_weights", "expected a path to a .keras file or null, got an empty string")]
-    path = Path(value).expanduser()
-    if path.suffix != ".keras":
-        return [("init_weights", f"{value!r} is not a .keras file; give a Keras 3 model archive, e.g. the output "
-                                 "of `kaudio convert panns CKPT.pth --arch cnn14 --out cnn14.keras` or a run's "
-                                 "best.keras")]
-    if path.is_absolute():
-        candidates = [path]
-    else:
-        folders = [context.source_dir if context is not None else Path.cwd(), Path.cwd()]
-        candidates = list(dict.fromkeys(folder / path for folder in folders))
-    for candidate in candidates:
-        if candidate.is_file():
-            params["init_weights"] = str(candidate.resolve())
-            return []
-    looked = " or ".join(str(c) for c in candidates)
-    hint = "" if path.is_absolute() else " (a relative path is looked up in the spec's folder, then the working directory)"
-    return [("init_weights", f"no such file: {looked}{hint}; convert a PANNs checkpoint with `kaudio convert panns "
-                             "CKPT.pth --arch cnn14 --out cnn14.keras` (--arch cnn14_16k for a 16 kHz checkpoint) "
-                             "or set init_weights: null")]
+    hint = ("give a Keras 3 model archive, e.g. the output of `kaudio convert panns CKPT.pth --arch cnn14 --out "
+            "cnn14.keras` (--arch cnn14_16k for a 16 kHz checkpoint), a run's best.keras, or set init_weights: null")
+    path, problem = resolve_existing_file(value, context, (".keras",), "a .keras file", hint)
+    if problem:
+        return [("init_weights", problem)]
+    params["init_weights"] = path
+    return []
 
 
 @register("train", "supervised")

@@ -200,3 +200,34 @@ def test_defaults_add_missing_sections_and_keep_the_spec_name():
         load_spec("l3_m256", defaults={"loss": {"type": "hierarchical_bce"}}, defaults_origin="(added by a test)")
     assert "invalid spec " + str(load_spec("l3_m256").source) in str(info.value)
     assert info.value.problems[0].file == "(added by a test)"
+
+
+def test_tower_spec_problems_are_reported_with_their_paths():
+    from tests.models.test_kaudio_model import towers_spec
+
+    spec = towers_spec(input={"type": "audio", "sample_rate": 8000, "samples": 100})
+    spec["towers"]["audio"]["pooling"] = {"type": "global_pol"}
+    spec["towers"]["audio"]["frontnd"] = {}
+    spec["towers"]["vision"].pop("backbone")
+    spec["fusion"]["order"] = ["vision", "sound"]
+    problems = {p.path: p.message for p in problems_of(spec)}
+    assert "gives each tower its own input" in problems["input"]
+    assert "did you mean 'global_pool'" in problems["towers.audio.pooling.type"]
+    assert "did you mean 'frontend'" in problems["towers.audio.frontnd"]
+    assert "missing required section" in problems["towers.vision.backbone"]
+    assert "no tower 'sound'" in problems["fusion.order[1]"]
+    spec = towers_spec()
+    del spec["fusion"]
+    assert "missing required section: a fusion head" in problems_of(spec)[0].message
+    assert "fusion head joins towers" in find(problems_of({**tiny_audio_spec(), "fusion": {"type": "concat_mlp",
+                                                                                         "num_classes": 2}}),
+                                               "fusion").message
+
+
+def test_a_tower_without_pooling_cannot_be_fused():
+    from tests.models.test_kaudio_model import towers_spec
+
+    spec = towers_spec()
+    del spec["towers"]["audio"]["pooling"]
+    (problem,) = problems_of(spec)
+    assert problem.path == "fusion" and "tower 'audio' gives (16, 15, 8)" in problem.message
