@@ -31,8 +31,17 @@ def _kaudio_module_initialising() -> bool:
 
 
 def _register_now_if_safe() -> None:
-    if not _kaudio_module_initialising():
+    if _kaudio_module_initialising():
+        return
+    try:
         registry.load_components()
+    except ImportError as err:  # never break the user's `import keras`; the first kaudio call reports it again
+        import warnings
+
+        from kaudio.errors import KaudioWarning
+
+        warnings.warn(f"kaudio could not register its classes with Keras ({err}); saved kaudio models will not load",
+                      KaudioWarning, stacklevel=3)
 
 
 class _KerasImportWatcher(importlib.abc.MetaPathFinder):

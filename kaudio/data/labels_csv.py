@@ -46,7 +46,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from kaudio.errors import InputError, KaudioError
-from kaudio.hierarchy import TAG_SEPARATOR, Hierarchy, TagError
+from kaudio.hierarchy import TAG_SEPARATOR, ClassList, Hierarchy, TagError
 from kaudio.spec.schema import did_you_mean
 
 LABELS_FILE = "labels.csv"
@@ -155,10 +155,18 @@ class TaggingTable:
             raise InputError(f"row indices must lie in [0, {len(self)}), got {idx.min()}..{idx.max()}")
         return idx
 
+    @property
+    def is_flat(self) -> bool:
+        """Whether the labels are a flat :class:`~kaudio.hierarchy.ClassList` (no coarse level)."""
+        return isinstance(self.hierarchy, ClassList)
+
     def targets(self, indices=None) -> dict[str, np.ndarray]:
-        """The four target arrays of the given rows (all rows for ``None``): ``fine``, ``coarse``,
-        ``fine_mask``, ``coarse_mask``, float32 — the targets dict of :mod:`kaudio.losses`."""
+        """The target arrays of the given rows (all rows for ``None``), float32 — the targets dict of
+        :mod:`kaudio.losses`: ``fine``, ``coarse``, ``fine_mask``, ``coarse_mask`` for a hierarchy,
+        ``labels`` and ``labels_mask`` for flat classes."""
         idx = self._indices(indices)
+        if self.is_flat:
+            return {"labels": self.fine[idx], "labels_mask": self.fine_mask[idx]}
         return {"fine": self.fine[idx], "coarse": self.coarse[idx],
                 "fine_mask": self.fine_mask[idx], "coarse_mask": self.coarse_mask[idx]}
 
@@ -189,6 +197,10 @@ class TaggingTable:
         if self.split is not None:
             names = [self.split[i] or "unassigned" for i in idx]
             split = " (" + ", ".join(f"{s}: {names.count(s)}" for s in (*SPLITS, "unassigned") if s in names) + ")"
+        if self.is_flat:
+            lines = [f"{len(idx)} clips{split}, {self.hierarchy.n_fine} classes", f"{'class':<28}{'positive':>10}{'known':>10}"]
+            lines += [f"{name:<28}{p:>10}{k:>10}" for name, (p, k) in counts["fine"].items()]
+            return "\n".join(lines)
         lines = [f"{len(idx)} clips{split}, {self.hierarchy.n_fine} fine / {self.hierarchy.n_coarse} coarse tags",
                  f"{'tag':<28}{'positive':>10}{'known':>10}"]
         for coarse in self.hierarchy.coarse_names:
@@ -478,6 +490,35 @@ def load_tagging_folder(directory: "str | os.PathLike", hierarchy: Any = None) -
                               str(root))
     table = TaggingTable.from_fine(files, fine, fine_mask, hierarchy, splits if has_split else None, root, keys)
     return table
+
+
+def tag_names_in(directory: "str | os.PathLike") -> list[str]:
+    """The tag names ``DIR/labels.csv`` uses (its ``tags`` and ``known`` cells), sorted: the classes of
+    a flat tagger or classifier whose spec lists none.
+
+    Raises:
+        LabelsError / InputError: the folder or its ``labels.csv`` cannot be read (the full check
+            comes with :func:`load_tagging_folder`).
+    """
+    root = Path(directory).expanduser()
+    labels_path = root / LABELS_FILE
+    if not labels_path.is_file():
+        raise InputError(f"{root}: no {LABELS_FILE} (columns file,tags[,known][,split])")
+    problems: list[str] = []
+    read = _read_csv(labels_path, problems)
+    if read is None:
+        raise LabelsError(problems, str(labels_path))
+    header, rows = read
+    names: set[str] = set()
+    for line, cells in rows:
+        row = _row_cells(labels_path, line, header, cells, problems)
+        if row is not None:
+            names.update(_split_tags(row.get("tags")) + _split_tags(row.get("known")))
+    if problems:
+        raise LabelsError(problems, str(labels_path))
+    if not names:
+        raise InputError(f"{labels_path}: no tags in any row, so there are no classes to learn")
+    return sorted(names)
 
 
 def tags_of(table: TaggingTable, row: int) -> list[str]:

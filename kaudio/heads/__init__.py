@@ -1,9 +1,9 @@
 """Heads: what the model outputs on top of the backbone's feature map."""
 from kaudio.heads.embedding_pool import EmbeddingPoolHead, GridMaxPoolEmbedding
 from kaudio.heads.hierarchical import FlatHead, GAPHead, GMPHead, HierarchicalHead, LevelwiseHead, LPHead, ResAttHead, TopDownHead
-from kaudio.heads.tagging import TaggerHead
+from kaudio.heads.tagging import ClassifierHead, TaggerHead
 from kaudio.heads.pooling import GlobalPoolHead
 from kaudio.heads.fusion import ConcatMLPFusion
 
-__all__ = ["ConcatMLPFusion", "EmbeddingPoolHead", "GlobalPoolHead", "FlatHead", "GAPHead", "GMPHead", "GridMaxPoolEmbedding", "HierarchicalHead", "LPHead",
+__all__ = ["ClassifierHead", "ConcatMLPFusion", "EmbeddingPoolHead", "GlobalPoolHead", "FlatHead", "GAPHead", "GMPHead", "GridMaxPoolEmbedding", "HierarchicalHead", "LPHead",
            "LevelwiseHead", "ResAttHead", "TaggerHead", "TopDownHead"]

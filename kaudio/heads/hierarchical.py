@@ -54,6 +54,9 @@ class HierarchicalHead(keras.Model):
 
     #: Whether the coarse output is trained (the loss drops the coarse term when False).
     trains_coarse = True
+    #: What the head predicts, for the supervised trainer, and the loss it is trained with by default.
+    target_kind = "hierarchical"
+    default_loss = "hierarchical_bce"
     #: Extra constructor arguments of a subclass and their defaults.
     option_defaults: dict[str, Any] = {}
     spec_schema = Schema(_BASE_FIELDS)

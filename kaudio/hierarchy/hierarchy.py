@@ -122,6 +122,10 @@ class Hierarchy:
     group or under two parents, duplicate coarse keys in a file).
     """
 
+    #: How messages name the label set and one of its (fine) labels.
+    label_set_name = "the hierarchy"
+    label_name = "fine tag"
+
     def __init__(self, groups: Sequence[tuple[str, Sequence[str]]], source: str | None = None):
         self.coarse_names: tuple[str, ...] = tuple(c for c, _ in groups)
         self.fine_names: tuple[str, ...] = tuple(f for _, children in groups for f in children)
@@ -222,8 +226,8 @@ class Hierarchy:
                 hint = f" ({suggestion[2:]})" if suggestion else ""
             lines.append(f"{name!r}{hint}")
         where = f" in {self.source}" if self.source else ""
-        raise TagError(f"{len(unknown)} tag{'s' if len(unknown) != 1 else ''} not in the hierarchy{where}: "
-                       f"{', '.join(lines)}; known fine tags: {', '.join(self.fine_names)}")
+        raise TagError(f"{len(unknown)} tag{'s' if len(unknown) != 1 else ''} not in {self.label_set_name}{where}: "
+                       f"{', '.join(lines)}; known {self.label_name}s: {', '.join(self.fine_names)}")
 
     # --- labels -------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from kaudio import registry
 from kaudio.errors import KaudioError
 from kaudio.losses.hierarchical_bce import CONSISTENCY_TERMS, HierarchicalBCE, masked_bce
+from kaudio.losses.classification import CategoricalCrossentropy, MaskedBCE
 
 
 def loss_from_spec(spec: "Any | str | os.PathLike | Mapping[str, Any]"):
@@ -24,4 +25,4 @@ def loss_from_spec(spec: "Any | str | os.PathLike | Mapping[str, Any]"):
     return spec.component("loss").from_spec(spec.params("loss"), spec)
 
 
-__all__ = ["CONSISTENCY_TERMS", "HierarchicalBCE", "loss_from_spec", "masked_bce"]
+__all__ = ["CONSISTENCY_TERMS", "CategoricalCrossentropy", "HierarchicalBCE", "MaskedBCE", "loss_from_spec", "masked_bce"]

@@ -27,6 +27,7 @@ from keras import ops
 from kaudio.errors import KaudioError
 from kaudio.hierarchy import Hierarchy
 from kaudio.layers.hierarchical import grouped_max, parent_values
+from kaudio.losses.outputs import check_outputs, outputs_field
 from kaudio.registry import register
 from kaudio.spec.schema import Field, Schema, did_you_mean
 
@@ -68,7 +69,10 @@ class HierarchicalBCE:
         trains_coarse: ``False`` for heads whose coarse output is not trained (``flat``).
     """
 
+    part_names = ("fine_bce", "coarse_bce", "consistency")
+    roles = {"fine": "fine", "coarse": "coarse"}
     spec_schema = Schema((
+        outputs_field({"fine": "fine", "coarse": "coarse"}),
         Field("fine_weight", float, 0.8, "λ of Eq. 2: weight of the fine BCE; the coarse BCE gets 1 − λ",
               minimum=0.0, maximum=1.0),
         _WeightsField("consistency", dict, {}, "weights of the hierarchy-consistency terms: "
@@ -80,8 +84,9 @@ class HierarchicalBCE:
 
     def __init__(self, hierarchy: "Hierarchy | Mapping", fine_weight: float = 0.8,
                  consistency: Mapping[str, float] | None = None, consistency_squared: bool = False,
-                 epsilon: float = 1e-7, trains_coarse: bool = True):
+                 epsilon: float = 1e-7, trains_coarse: bool = True, outputs: Mapping[str, str] | None = None):
         self.hierarchy = Hierarchy.from_mapping(hierarchy)
+        self.outputs = {**self.roles, **(outputs or {})}
         problems = self._consistency_problems(consistency or {})
         if problems:
             raise KaudioError("; ".join(f"consistency.{key}: {message}" for key, message in problems))
@@ -129,11 +134,12 @@ class HierarchicalBCE:
         return total
 
     def _predictions(self, y_pred):
-        missing = [k for k in ("fine", "coarse") if k not in y_pred]
+        names = self.outputs
+        missing = [names[k] for k in ("fine", "coarse") if not isinstance(y_pred, Mapping) or names[k] not in y_pred]
         if missing:
             raise KaudioError(f"the model output lacks {', '.join(repr(k) for k in missing)}; hierarchical_bce "
                               "needs a hierarchical head (outputs {'fine', 'coarse'})")
-        fine, coarse = ops.cast(y_pred["fine"], "float32"), ops.cast(y_pred["coarse"], "float32")
+        fine, coarse = ops.cast(y_pred[names["fine"]], "float32"), ops.cast(y_pred[names["coarse"]], "float32")
         self._check_width(fine, self.hierarchy.n_fine, "fine")
         self._check_width(coarse, self.hierarchy.n_coarse, "coarse")
         return fine, coarse
@@ -176,7 +182,9 @@ class HierarchicalBCE:
             kind = f"the head is {head['type']!r}" if head else "the head section is missing or invalid"
             problems.append(("", f"hierarchical_bce needs a hierarchical head (flat, levelwise, topdown, gmp, gap, "
                                  f"lp, resatt) with a hierarchy; {kind}"))
-        return problems
+            params["outputs"] = dict(cls.roles, **(params.get("outputs") or {}))
+            return problems
+        return problems + check_outputs(params, context, cls.roles, "hierarchical_bce")
 
     @classmethod
     def from_spec(cls, params: dict, spec) -> "HierarchicalBCE":

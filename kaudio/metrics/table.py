@@ -1,8 +1,11 @@
-"""Fine/coarse evaluation rows and the Table-1-style comparison (Zhong et al., Table 1).
+"""Evaluation rows and the Table-1-style comparison (Zhong et al., Table 1).
 
-``evaluate_levels`` scores one run at both levels; ``summarize_runs`` aggregates runs (seeds) per
+``evaluate_levels`` scores one run at each label level (``fine`` and ``coarse`` for hierarchical
+tagging, one level for flat multi-label tagging); ``summarize_runs`` aggregates runs (seeds) per
 method into mean ± std; ``to_markdown`` / ``write_csv`` / ``write_table`` render the table with
-rows = methods and columns = {fine, coarse} × {ROC-AUC, PR-AUC, F1}, in percent like the paper.
+rows = methods and columns = levels × metrics (ROC-AUC, PR-AUC, F1 for tagging; accuracy and macro
+F1 for single-label classification), in percent like the paper. A row of ``evaluate_levels`` is
+``{"level": name, <metric>: value, ...}``; any metric names work, the table follows the rows.
 """
 from __future__ import annotations
 
@@ -19,18 +22,21 @@ from kaudio.metrics.tagging import f1, pr_auc, roc_auc
 
 LEVELS = ("fine", "coarse")
 METRICS = ("roc_auc", "pr_auc", "f1")
-METRIC_TITLES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1"}
+METRIC_TITLES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1", "accuracy": "Accuracy",
+                 "macro_f1": "Macro F1"}
 
 
 def evaluate_levels(y_true: Mapping[str, np.ndarray], y_score: Mapping[str, np.ndarray],
-                    thresholds: Mapping[str, np.ndarray]) -> list[dict]:
+                    thresholds: Mapping[str, np.ndarray], levels: Sequence[str] = LEVELS) -> list[dict]:
     """Score one run at each level.
 
     Args:
-        y_true: targets ``{"fine", "coarse", "fine_mask", "coarse_mask"}`` (masks optional).
-        y_score: predictions ``{"fine", "coarse"}`` (other keys ignored).
-        thresholds: per-tag thresholds ``{"fine": (N_fine,), "coarse": (N_coarse,)}``, tuned on the
-            validation set with :func:`~kaudio.metrics.tune_thresholds`.
+        y_true: targets ``{level, level_mask, ...}``, e.g. ``{"fine", "coarse", "fine_mask",
+            "coarse_mask"}`` (masks optional).
+        y_score: predictions ``{level: scores}`` (other keys ignored).
+        thresholds: per-tag thresholds ``{level: (N,)}``, tuned on the validation set with
+            :func:`~kaudio.metrics.tune_thresholds`.
+        levels: the levels to score (``("fine", "coarse")`` by default).
 
     Returns:
         One row per level: ``{"level", "roc_auc", "pr_auc", "f1", "tags", "skipped_roc_auc",
@@ -38,10 +44,10 @@ def evaluate_levels(y_true: Mapping[str, np.ndarray], y_score: Mapping[str, np.n
         tags that could not be scored).
     """
     rows = []
-    for level in LEVELS:
+    for level in levels:
         for name, source in (("targets", y_true), ("predictions", y_score), ("thresholds", thresholds)):
             if level not in source:
-                raise InputError(f"the {name} lack the {level!r} level (expected keys 'fine' and 'coarse')")
+                raise InputError(f"the {name} lack the {level!r} level (expected keys {', '.join(map(repr, levels))})")
         labels, scores, mask = y_true[level], y_score[level], y_true.get(f"{level}_mask")
         scores_ = {"roc_auc": roc_auc(labels, scores, mask), "pr_auc": pr_auc(labels, scores, mask),
                    "f1": f1(labels, scores, mask, thresholds[level])}
@@ -56,12 +62,14 @@ def summarize_runs(runs: Mapping[str, Sequence[Sequence[dict]] | Sequence[dict]]
 
     Args:
         runs: ``{method: [rows_of_run_1, rows_of_run_2, ...]}`` where each ``rows`` is the output of
-            :func:`evaluate_levels`; a single run may be given as its rows directly.
+            :func:`evaluate_levels` (or any rows ``{"level", <metric>: value}``); a single run may be
+            given as its rows directly.
 
     Returns:
-        One row per method, in the given order: ``{"method", "runs", "<level>_<metric>_mean",
-        "<level>_<metric>_std", "<level>_skipped_<metric>"}``; std is the sample standard deviation
-        (ddof 1), 0 for a single run; skipped is the largest count over the runs.
+        One row per method, in the given order: ``{"method", "runs", "levels", "metrics",
+        "<level>_<metric>_mean", "<level>_<metric>_std", "<level>_skipped_<metric>"}``; std is the
+        sample standard deviation (ddof 1), 0 for a single run; skipped is the largest count over the
+        runs. The levels and metrics are those of the first run's rows.
     """
     table = []
     for method, method_runs in runs.items():
@@ -69,17 +77,24 @@ def summarize_runs(runs: Mapping[str, Sequence[Sequence[dict]] | Sequence[dict]]
             method_runs = [method_runs]
         if not method_runs:
             raise InputError(f"method {method!r} has no runs")
-        row: dict = {"method": str(method), "runs": len(method_runs)}
-        for level in LEVELS:
+        levels, metrics = _levels_and_metrics(method_runs[0])
+        row: dict = {"method": str(method), "runs": len(method_runs), "levels": levels, "metrics": metrics}
+        for level in levels:
             level_rows = [_level_row(run, level, method) for run in method_runs]
-            for metric in METRICS:
+            for metric in metrics:
                 values = np.array([r[metric] for r in level_rows], dtype=np.float64)
                 row[f"{level}_{metric}_mean"] = float(np.mean(values))
                 row[f"{level}_{metric}_std"] = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
-            for metric in METRICS:
+            for metric in metrics:
                 row[f"{level}_skipped_{metric}"] = max(int(r.get(f"skipped_{metric}", 0)) for r in level_rows)
         table.append(row)
     return table
+
+
+def _levels_and_metrics(run: Sequence[dict]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    levels = tuple(row["level"] for row in run)
+    metrics = tuple(key for key in run[0] if key in METRIC_TITLES)
+    return levels, metrics
 
 
 def _level_row(run: Sequence[dict], level: str, method: str) -> dict:
@@ -99,15 +114,21 @@ def _cell(row: dict, level: str, metric: str, digits: int) -> str:
 
 def to_markdown(summary: Sequence[dict], digits: int = 1, title: str | None = None) -> str:
     """The summary as a markdown table in percent (``mean ± std`` when a method has several runs),
-    followed by a note on skipped tags when any tag could not be scored."""
-    columns = [f"{level.capitalize()} {METRIC_TITLES[m]}" for level in LEVELS for m in METRICS]
+    followed by a note on skipped tags when any tag could not be scored. A single level is not
+    named in the column titles."""
+    levels, metrics = _summary_layout(summary)
+
+    def title_of(level, metric):
+        return METRIC_TITLES[metric] if len(levels) == 1 else f"{level.capitalize()} {METRIC_TITLES[metric]}"
+
+    columns = [title_of(level, m) for level in levels for m in metrics]
     lines = [f"**{title}**", ""] if title else []
     lines += ["| Method | Runs | " + " | ".join(columns) + " |", "|---|---:|" + "---:|" * len(columns)]
     notes = []
     for row in summary:
-        cells = [_cell(row, level, m, digits) for level in LEVELS for m in METRICS]
+        cells = [_cell(row, level, m, digits) for level in levels for m in metrics]
         lines.append(f"| {row['method']} | {row['runs']} | " + " | ".join(cells) + " |")
-        skipped = [f"{level} {METRIC_TITLES[m]} {row[f'{level}_skipped_{m}']}" for level in LEVELS for m in METRICS
+        skipped = [f"{level} {METRIC_TITLES[m]} {row[f'{level}_skipped_{m}']}" for level in levels for m in metrics
                    if row.get(f"{level}_skipped_{m}", 0)]
         if skipped:
             notes.append(f"{row['method']}: " + ", ".join(skipped))
@@ -117,13 +138,19 @@ def to_markdown(summary: Sequence[dict], digits: int = 1, title: str | None = No
     return "\n".join(lines) + "\n"
 
 
-def csv_columns() -> list[str]:
+def _summary_layout(summary: Sequence[dict]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if not summary:
+        return LEVELS, METRICS
+    return tuple(summary[0].get("levels", LEVELS)), tuple(summary[0].get("metrics", METRICS))
+
+
+def csv_columns(levels: Sequence[str] = LEVELS, metrics: Sequence[str] = METRICS) -> list[str]:
     """Column order of :func:`write_csv`."""
     columns = ["method", "runs"]
-    for level in LEVELS:
-        for metric in METRICS:
+    for level in levels:
+        for metric in metrics:
             columns += [f"{level}_{metric}_mean", f"{level}_{metric}_std"]
-    columns += [f"{level}_skipped_{m}" for level in LEVELS for m in METRICS]
+    columns += [f"{level}_skipped_{m}" for level in levels for m in metrics]
     return columns
 
 
@@ -131,7 +158,7 @@ def write_csv(summary: Sequence[dict], path: "str | os.PathLike") -> Path:
     """Write the summary as CSV (fractions in [0, 1], full precision, one row per method)."""
     path = Path(path)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=csv_columns(), extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=csv_columns(*_summary_layout(summary)), extrasaction="ignore")
         writer.writeheader()
         for row in summary:
             writer.writerow(row)

@@ -29,12 +29,29 @@ class KaudioModel(keras.Model):
     Args:
         spec: a :class:`~kaudio.spec.Spec`, a spec path / bundled name, or the dict from
             ``Spec.to_dict()`` (what the saved config holds).
+        dtype_policy: the Keras dtype policy every layer is built under (e.g. ``"mixed_bfloat16"``;
+            front ends keep a precision their spec asks for); default: the current default policy,
+            so a model built inside :func:`kaudio.dtypes.dtype_policy_scope` records that policy.
+            Saved with the model.
     """
 
-    def __init__(self, spec: "Spec | dict | str", **kwargs):
+    def __init__(self, spec: "Spec | dict | str", dtype_policy=None, **kwargs):
+        from kaudio.dtypes import dtype_policy_scope, policy_name
+
         spec = model_spec(load_spec(spec))
         kwargs.setdefault("name", spec.name)
-        # === Layers === and === Functional Model ===
+        policy = policy_name(dtype_policy)
+        # === Layers === / === Functional Model === (every layer built under the dtype policy)
+        with dtype_policy_scope(policy):
+            inputs, outputs = self._graph(spec)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # === Config ===
+        self.spec = spec
+        self.dtype_policy_name = policy
+
+    @staticmethod
+    def _graph(spec: Spec):
+        """``(inputs, outputs)`` of the spec's graph: one chain, or towers joined by the fusion head."""
         if spec.towers:
             towers = {name: _tower_model(spec, name) for name in spec.towers}
             inputs = {name: keras.Input(shape=tuple(tower.inputs[0].shape[1:]), name=name)
@@ -42,12 +59,8 @@ class KaudioModel(keras.Model):
             tower_outputs = {name: tower(inputs[name]) for name, tower in towers.items()}
             fusion = spec.component("fusion").from_spec(
                 spec.params("fusion"), {name: tuple(t.output.shape[1:]) for name, t in towers.items()}, name="fusion")
-            outputs = fusion(tower_outputs)
-        else:
-            inputs, outputs = _chain(spec.sections, spec.shapes, spec.source)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        # === Config ===
-        self.spec = spec
+            return inputs, fusion(tower_outputs)
+        return _chain(spec.sections, spec.shapes, spec.source)
 
     @property
     def frontend(self) -> keras.layers.Layer | None:
@@ -80,7 +93,10 @@ class KaudioModel(keras.Model):
         return next((layer for layer in self.layers if layer.name == name), None)
 
     def get_config(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_dict(), "name": self.name, "trainable": self.trainable}
+        config = {"spec": self.spec.to_dict(), "name": self.name, "trainable": self.trainable}
+        if self.dtype_policy_name != "float32":
+            config["dtype_policy"] = self.dtype_policy_name
+        return config
 
     @classmethod
     def from_config(cls, config):

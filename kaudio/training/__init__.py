@@ -1,10 +1,14 @@
-"""Training: ``kaudio.fit`` (spec section ``train``, type ``supervised``), evaluation, λ grid and seeds.
+"""Training: the run machinery (``kaudio.fit``), the registered trainers (``train.type``), evaluation,
+λ grid and seeds.
 
-Importing this package registers the ``train`` section type. Evaluation, tuning and plotting are
+Importing this package registers the ``train`` section types. Evaluation, tuning and plotting are
 imported on use (``kaudio.training.evaluate``, ``.tuning``, ``.attention_plot``).
 """
-from kaudio.training.spec_section import SupervisedTraining
-from kaudio.training.model import HierarchicalTrainer
-from kaudio.training.fit import FitResult, WarmupSchedule, fit
+from kaudio.training.trainer import COMMON_FIELDS, Trainer, trainer_for
+from kaudio.training.supervised import SupervisedTrainer
+from kaudio.training.model import SupervisedModel
+from kaudio.training.schedules import WarmupSchedule
+from kaudio.training.fit import FitResult, fit
 
-__all__ = ["FitResult", "HierarchicalTrainer", "SupervisedTraining", "WarmupSchedule", "fit"]
+__all__ = ["COMMON_FIELDS", "FitResult", "SupervisedModel", "SupervisedTrainer", "Trainer", "WarmupSchedule", "fit",
+           "trainer_for"]

@@ -29,14 +29,6 @@ def _dataset(source, seed: int):
     return source(seed) if callable(source) else source
 
 
-def _merge_overrides(overrides, extra: dict) -> "list[str] | dict":
-    if not overrides:
-        return dict(extra)
-    if isinstance(overrides, dict):
-        return {**overrides, **extra}
-    return list(overrides) + [f"{key}={value}" for key, value in extra.items()]
-
-
 def lambda_grid_search(spec, train_ds, val_ds, run_dir: "str | os.PathLike", grid: Sequence[float] = LAMBDA_GRID,
                        overrides=None, verbose: int = 1) -> dict:
     """keras-tuner ``GridSearch`` over ``loss.fine_weight`` minimising ``val_fine_bce``.
@@ -104,8 +96,8 @@ def run_seeds(spec, train_ds, val_ds, test_ds, run_dir: "str | os.PathLike", see
     Returns:
         ``{"runs": [rows per seed], "summary": summarize_runs rows, "markdown": table, "run_dirs": [...]}``.
     """
-    from kaudio.training.evaluate import evaluate_model
     from kaudio.training.fit import fit, training_spec
+    from kaudio.training.trainer import trainer_for
 
     if seeds < 1:
         raise KaudioError(f"seeds must be >= 1, got {seeds}")
@@ -117,8 +109,8 @@ def run_seeds(spec, train_ds, val_ds, test_ds, run_dir: "str | os.PathLike", see
         seed_dir = run_dir / f"seed_{seed}"
         result = fit(spec, _dataset(train_ds, seed), _dataset(val_ds, seed), run_dir=seed_dir,
                      overrides={"train.seed": seed}, verbose=verbose)
-        evaluation = evaluate_model(result.model, _dataset(val_ds, seed), _dataset(test_ds, seed), seed_dir,
-                                    method=method)
+        evaluation = trainer_for(result.spec).evaluate(result.model, _dataset(val_ds, seed), _dataset(test_ds, seed),
+                                                       seed_dir)
         runs.append(evaluation["rows"])
         run_dirs.append(str(seed_dir))
     summary = summarize_runs({method: runs})

@@ -45,3 +45,33 @@ def test_evaluate_errors(trained, tmp_path, capsys):
         (tmp_path / "copy" / name).write_bytes((run / name).read_bytes())
     assert main(["evaluate", str(tmp_path / "copy"), "--data", str(nosplit)]) == 2
     assert "no 'test' clips" in capsys.readouterr().err
+
+
+def test_evaluate_another_folder_with_the_runs_thresholds(trained, tmp_path, capsys):
+    folder, run = trained
+    thresholds = (run / "thresholds.json").read_text()
+    other = write_toy_folder(tmp_path / "other_domain", n=8, seed=5, splits=False)
+    assert main(["evaluate", str(run), "--test-data", str(other)]) == 0
+    text = capsys.readouterr().out
+    assert f"on {other} (8 clips), thresholds from {run / 'thresholds.json'}" in text and "| gmp | 1 |" in text
+    assert (run / "metrics_other_domain.md").is_file() and (run / "thresholds.json").read_text() == thresholds
+
+
+def test_evaluate_test_data_errors_come_before_the_model_is_loaded(trained, tmp_path, capsys, monkeypatch):
+    from kaudio.cli import evaluate as command
+
+    folder, run = trained
+    monkeypatch.setattr(command, "load_best_model", lambda run_dir: pytest.fail("the model was loaded"))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "labels.csv").write_text("file,tags\nmissing.wav,tone300\n")
+    assert main(["evaluate", str(run), "--test-data", str(bad)]) == 2
+    assert "missing.wav" in capsys.readouterr().err
+    (tmp_path / "nothresholds").mkdir()
+    for name in ("spec.yaml", "best.keras"):
+        (tmp_path / "nothresholds" / name).write_bytes((run / name).read_bytes())
+    other = write_toy_folder(tmp_path / "other", n=4, splits=False)
+    assert main(["evaluate", str(tmp_path / "nothresholds"), "--test-data", str(other)]) == 2
+    assert "has no thresholds.json" in capsys.readouterr().err
+    assert main(["evaluate", str(run)]) == 2
+    assert "give --data DIR" in capsys.readouterr().err

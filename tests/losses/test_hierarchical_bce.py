@@ -202,8 +202,16 @@ def test_loss_from_spec():
     np.testing.assert_allclose(np_(loss(t, p)), np_(direct(t, p)), rtol=1e-6)
     # the validated spec holds the normalised loss section
     assert load_spec(spec).loss == {"type": "hierarchical_bce", "fine_weight": 0.75, "consistency_squared": False,
-                                    "epsilon": EPS,
+                                    "epsilon": EPS, "outputs": {"fine": "fine", "coarse": "coarse"},
                                     "consistency": {"fine_above_parent": 0.0, "coarse_above_children": 2.0}}
+
+
+def test_outputs_name_the_model_outputs_read():
+    spec = hierarchical_spec(outputs={"fine": "coarse", "coarse": "fine"})  # swapped: odd, but names exist
+    assert load_spec(spec).loss["outputs"] == {"fine": "coarse", "coarse": "fine"}
+    problems = dict(spec_problems(hierarchical_spec(outputs={"fine": "fien", "levels": "x"})))
+    assert "the model has no output 'fien'; did you mean 'fine'?" in problems["loss.outputs.fine"]
+    assert "hierarchical_bce has no role 'levels'" in problems["loss.outputs.levels"]
 
 
 def test_loss_from_spec_flat_head_and_defaults():

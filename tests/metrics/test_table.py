@@ -77,14 +77,25 @@ def test_summarize_runs_mean_and_sample_std():
     assert flat["coarse_f1_mean"] == pytest.approx(0.845) and flat["coarse_f1_std"] == pytest.approx(np.sqrt(5e-5))
     assert flat["coarse_skipped_roc_auc"] == 1 and flat["fine_skipped_roc_auc"] == 0  # largest over runs
     assert resatt["coarse_pr_auc_mean"] == 0.907 and resatt["coarse_pr_auc_std"] == 0.0
-    assert set(flat) == set(csv_columns())
+    assert set(flat) - {"levels", "metrics"} == set(csv_columns())
+    assert flat["levels"] == ("fine", "coarse") and flat["metrics"] == ("roc_auc", "pr_auc", "f1")
 
 
 def test_summarize_runs_errors():
     with pytest.raises(InputError, match="method 'gmp' has no runs"):
         summarize_runs({"gmp": []})
     with pytest.raises(InputError, match="a run of 'gmp' has no 'coarse' row"):
-        summarize_runs({"gmp": [fake_rows((1, 1, 1), (1, 1, 1))[:1]]})
+        summarize_runs({"gmp": [fake_rows((1, 1, 1), (1, 1, 1)), fake_rows((1, 1, 1), (1, 1, 1))[:1]]})
+
+
+def test_one_level_and_other_metrics():
+    runs = {"cnn10": [[{"level": "classes", "accuracy": 0.8, "macro_f1": 0.7, "tags": 5}],
+                      [{"level": "classes", "accuracy": 0.9, "macro_f1": 0.75, "tags": 5}]]}
+    summary = summarize_runs(runs)
+    assert summary[0]["levels"] == ("classes",) and summary[0]["metrics"] == ("accuracy", "macro_f1")
+    lines = to_markdown(summary).splitlines()
+    assert lines[0] == "| Method | Runs | Accuracy | Macro F1 |"
+    assert lines[2] == "| cnn10 | 2 | 85.0 ± 7.1 | 72.5 ± 3.5 |"
 
 
 def test_markdown_is_table1_style_in_percent():

@@ -95,6 +95,37 @@ def write_toy_folder(directory, n=24, seed=0, splits=True):
     return directory
 
 
+def flat_spec(head_type="tagger", classes=None, **train) -> dict:
+    """:func:`tiny_spec` with a flat head (``tagger`` multi-label or ``classifier`` single-label)."""
+    spec = tiny_spec(**train)
+    spec["head"] = {"type": head_type, "classes": classes} if classes else {"type": head_type, "num_classes": 4}
+    del spec["loss"]  # the trainer adds the head's loss
+    return spec
+
+
+def write_flat_folder(directory, n=24, seed=0, single=False):
+    """A ``labels.csv`` folder of the tone task with flat tags; ``single``: exactly one tone per clip."""
+    from pathlib import Path
+
+    import soundfile
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    t = np.arange(SAMPLES) / SR
+    names = [n for group in HIERARCHY.values() for n in group]
+    lines = ["file,tags,split"]
+    for i in range(n):
+        tags = [i % 4] if single else sorted(rng.choice(4, size=rng.integers(1, 3), replace=False))
+        audio = sum(0.3 * np.sin(2 * np.pi * FREQS[tag] * t + rng.uniform(0, 2 * np.pi)) for tag in tags)
+        audio = audio + 0.01 * rng.standard_normal(SAMPLES)
+        soundfile.write(directory / f"clip{i:03d}.wav", audio.astype(np.float32), SR, subtype="PCM_16")
+        split = "train" if i < n * 0.6 else ("val" if i < n * 0.8 else "test")
+        lines.append(f"clip{i:03d}.wav,{';'.join(names[j] for j in tags)},{split}")
+    (directory / "labels.csv").write_text("\n".join(lines) + "\n")
+    return directory
+
+
 def write_tiny_spec(path, **kwargs):
     """Write :func:`tiny_spec` as YAML and return the path."""
     import yaml

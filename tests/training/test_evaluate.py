@@ -17,7 +17,7 @@ from tests.training import HIERARCHY, tiny_spec, toy_arrays, toy_dataset
 class Oracle:
     """A 'model' returning the targets (as probabilities) hidden in the audio's first samples."""
 
-    spec = None
+    spec = kaudio.load_spec(tiny_spec())
     name = "oracle"
 
     def __call__(self, audio, training=False):
@@ -42,8 +42,7 @@ def test_predict_dataset_concatenates_batches_in_order():
 
 
 def test_oracle_scores_perfectly_and_files_are_written(tmp_path):
-    result = evaluate_model(Oracle(), _oracle_dataset(20, 0), _oracle_dataset(20, 1), tmp_path,
-                            hierarchy=Hierarchy.from_mapping(HIERARCHY))
+    result = evaluate_model(Oracle(), _oracle_dataset(20, 0), _oracle_dataset(20, 1), tmp_path, method="oracle")
     for row in result["rows"]:
         assert row["roc_auc"] == pytest.approx(1.0) and row["f1"] == pytest.approx(1.0), row
     thresholds = json.loads((tmp_path / "thresholds.json").read_text())
@@ -63,11 +62,22 @@ def test_thresholds_are_tuned_on_validation_per_level():
     np.testing.assert_allclose(thresholds["coarse"], [0.6])
 
 
+def test_given_thresholds_need_no_validation_data(tmp_path):
+    thresholds = {"fine": np.full(4, 0.5), "coarse": np.full(2, 0.5)}
+    result = evaluate_model(Oracle(), None, _oracle_dataset(20, 1), tmp_path, method="oracle", thresholds=thresholds,
+                            stem="metrics_other")
+    assert all(row["f1"] == pytest.approx(1.0) for row in result["rows"])
+    assert (tmp_path / "metrics_other.md").is_file() and not (tmp_path / "thresholds.json").exists()
+    with pytest.raises(KaudioError, match="needs the validation data"):
+        evaluate_model(Oracle(), None, _oracle_dataset(20, 1))
+
+
 def test_thresholds_json_round_trip(tmp_path):
     hierarchy = Hierarchy.from_mapping(HIERARCHY)
+    names = {"fine": list(hierarchy.fine_names), "coarse": list(hierarchy.coarse_names)}
     values = {"fine": np.array([0.1, 0.2, 0.3, 0.4]), "coarse": np.array([0.5, 0.6])}
-    save_thresholds(tmp_path / "t.json", values, hierarchy)
-    back = load_thresholds(tmp_path / "t.json", hierarchy)
+    save_thresholds(tmp_path / "t.json", values, names)
+    back = load_thresholds(tmp_path / "t.json", names)
     np.testing.assert_allclose(back["fine"], values["fine"])
     save_thresholds(tmp_path / "u.json", values)  # no names: plain lists
     np.testing.assert_allclose(load_thresholds(tmp_path / "u.json")["coarse"], values["coarse"])
@@ -77,5 +87,7 @@ def test_empty_or_flat_inputs_raise():
     empty = toy_dataset(4).take(0)
     with pytest.raises(KaudioError, match="empty"):
         predict_dataset(kaudio.build(tiny_spec()), empty)
-    with pytest.raises(KaudioError, match="hierarchical"):
-        predict_dataset(lambda audio, training=False: audio, toy_dataset(4))
+    targets, scores = predict_dataset(lambda audio, training=False: audio[:, :4, 0], toy_dataset(4))
+    assert set(scores) == {"labels"}  # a single output
+    with pytest.raises(KaudioError, match="evaluation needs the model output 'fine'"):
+        tune_level_thresholds(targets, scores)

@@ -9,7 +9,8 @@ import yaml
 import kaudio
 from kaudio.errors import KaudioError
 from kaudio.training import fit
-from kaudio.training.fit import WarmupSchedule, read_history
+from kaudio.training.fit import read_history
+from kaudio.training.schedules import WarmupSchedule
 from tests.training import tiny_spec, toy_dataset
 
 

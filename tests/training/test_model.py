@@ -1,4 +1,4 @@
-"""HierarchicalTrainer: masked loss on dict targets, logged parts, SpecAugment only in training."""
+"""SupervisedModel: the spec's loss on dict targets, logged parts, SpecAugment only in training."""
 import keras
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import kaudio
 from kaudio.errors import KaudioError
 from kaudio.losses import loss_from_spec
 from kaudio.spec import load_spec
-from kaudio.training.model import HierarchicalTrainer, spec_augment_layer
+from kaudio.training.model import SupervisedModel, spec_augment_layer
 from tests.training import toy_arrays, tiny_spec
 
 AUGMENT = {"enabled": True, "time_mask_param": 3, "n_time_masks": 1, "freq_mask_param": 3, "n_freq_masks": 1}
@@ -18,7 +18,7 @@ def _trainer(spec_dict, augment=None):
     model = kaudio.build(spec)
     shape = tuple(model.frontend.compute_output_shape(tuple(model.input.shape))[1:])
     layer = spec_augment_layer(spec, augment, shape) if augment else None
-    return HierarchicalTrainer(model, loss_from_spec(spec), layer), spec
+    return SupervisedModel(model, loss_from_spec(spec), layer), spec
 
 
 def test_compute_loss_is_the_masked_hierarchical_bce_and_logs_parts():
@@ -71,15 +71,21 @@ def test_spec_augment_masks_the_right_axes_for_freq_time_layout():
     assert spec_augment_layer(spec, {**AUGMENT, "enabled": False}, (16, 16, 1)) is None
 
 
-def test_too_wide_masks_raise_a_clear_error():
-    spec = load_spec(tiny_spec())
-    with pytest.raises(KaudioError, match="time_mask_param is 64.*at most 16"):
-        spec_augment_layer(spec, {**AUGMENT, "time_mask_param": 64}, (16, 16, 1))
+def test_too_wide_masks_are_a_spec_problem():
+    from kaudio.errors import SpecError
+
+    spec = tiny_spec(spec_augment=True)
+    spec["train"]["spec_augment"]["time_mask_param"] = 64
+    with pytest.raises(SpecError, match="train.spec_augment.time_mask_param: got 64 but the front end gives only 16 "
+                                        "frames; lower it to at most 16"):
+        load_spec(spec)
 
 
-def test_non_hierarchical_model_is_rejected():
+def test_the_loss_names_what_a_model_lacks():
     spec = load_spec(tiny_spec())
     model = kaudio.build(tiny_spec())
     flat_output = keras.Model(model.input, model.output["fine"])
+    wrapper = SupervisedModel(flat_output, loss_from_spec(spec))
+    audio, targets = toy_arrays(4)
     with pytest.raises(KaudioError, match="hierarchical head"):
-        HierarchicalTrainer(flat_output, loss_from_spec(spec))
+        wrapper.compute_loss(audio, targets, wrapper(audio), training=False)
