@@ -27,7 +27,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lambda-grid", nargs="*", type=float, metavar="L",
                         help="hierarchical heads: search loss.fine_weight over these values (default grid 0.70 0.75 "
                              "0.80 0.85 0.90)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="one line per epoch instead of progress bars")
+    parser.add_argument("--quiet", "-q", action="store_true", help="one line per epoch instead of progress bars "
+                                                                     "(always so when the output is not a terminal)")
 
 
 def run(args) -> int:
@@ -58,7 +59,7 @@ def run(args) -> int:
     spec = with_data_classes(spec, args.data, announce=lambda line: print(line, file=sys.stderr))
     trainer = trainer_for(spec)
     data = trainer.load_data(args.data)
-    verbose = 2 if args.quiet else 1
+    verbose = 2 if args.quiet or not sys.stdout.isatty() else 1  # Keras' bar redraws in place: terminals only
     data.save_split(out / "split.json")  # `kaudio evaluate` scores exactly this split
     print(f"kaudio train: {spec.name} ({spec.head['type']} head, {spec.train['type']} training) on {args.data}: "
           + ", ".join(f"{len(data.splits[k])} {k}" for k in ("train", "val", "test")) + f" clips → {out}")
