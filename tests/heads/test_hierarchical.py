@@ -236,8 +236,6 @@ def test_head_key_errors(head, path, fragment):
 
 
 def test_small_panns_backbone_with_a_hierarchical_head(audio):
-    if registry.lookup("backbone", "panns_cnn") is None:
-        pytest.skip("the panns_cnn backbone is not in this checkout yet")
     spec = spec_for("resatt", backbone={"type": "panns_cnn", "filters": [4, 8], "embedding_size": 8},
                     output_attention=True)
     spec["frontend"]["layout"] = "time_freq"  # PANNs reads (time, mel, 1)
