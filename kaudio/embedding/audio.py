@@ -17,11 +17,12 @@ from __future__ import annotations
 import numbers
 import os
 import warnings
-from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator
 
 import numpy as np
 
+from kaudio.audio_io import StreamResampler
+from kaudio.audio_io import resample as _resample_all
 from kaudio.embedding.framing import StreamFramer, frame_count, hop_samples, padding_only_frames, timestamps
 from kaudio.embedding.inference import BatchRunner
 from kaudio.embedding.models import DEFAULT_AUDIO_MODEL, PRETRAINED, load_embedding_model, model_info
@@ -89,23 +90,6 @@ def to_mono_float(audio, where: str = "audio") -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------
 # Resampling
-
-
-class StreamResampler:
-    """Chunked resampling (soxr VHQ) with openl3's output length ⌊n · out / in⌋."""
-
-    def __init__(self, rate_in: float, rate_out: int, length_in: int):
-        self.identity = rate_in == rate_out
-        self.length_out = length_in if self.identity else int(length_in * rate_out / rate_in)
-        if not self.identity:
-            import soxr
-
-            self._stream = soxr.ResampleStream(rate_in, rate_out, 1, dtype="float32", quality="VHQ")
-
-    def __call__(self, chunk: np.ndarray, last: bool) -> np.ndarray:
-        if self.identity:
-            return chunk
-        return self._stream.resample_chunk(chunk, last=last)
 
 
 def _chunks(audio: np.ndarray, size: int) -> Iterator[tuple[np.ndarray, bool]]:
@@ -216,8 +200,3 @@ def embed(audio, sr, model: str = DEFAULT_AUDIO_MODEL, embedding_size: int = 614
         return [e for e, _ in out], [t for _, t in out]
     return out[0]
 
-
-def _resample_all(mono: np.ndarray, rate: float, model_rate: int) -> np.ndarray:
-    resampler = StreamResampler(rate, model_rate, len(mono))
-    out = resampler(mono, last=True)
-    return np.pad(out, (0, max(resampler.length_out - len(out), 0)))[: resampler.length_out]

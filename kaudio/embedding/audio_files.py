@@ -9,79 +9,20 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from kaudio.embedding.audio import CHUNK_SECONDS, check_batch_size, check_hop_size, stream_windows
+from kaudio.audio_io import AudioFileReader
+from kaudio.embedding.audio import CHUNK_SECONDS  # noqa: F401  (named by the module doc and tests)
+from kaudio.embedding.audio import check_batch_size, check_hop_size, stream_windows
 from kaudio.embedding.framing import timestamps
 from kaudio.embedding.inference import BatchRunner
 from kaudio.embedding.models import DEFAULT_AUDIO_MODEL, PRETRAINED, load_embedding_model, model_info
 from kaudio.embedding.output import output_path, save_npz_atomic
-from kaudio.errors import InputError, KaudioWarning
+from kaudio.errors import KaudioWarning
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus")
-
-
-class AudioFileReader:
-    """Open an audio file and read it in mono float32 blocks; errors name the file."""
-
-    def __init__(self, path: "str | os.PathLike"):
-        import soundfile as sf
-
-        self.path = Path(path)
-        if not self.path.exists():
-            raise InputError(f"{self.path}: file not found")
-        if self.path.is_dir():
-            raise InputError(f"{self.path}: is a directory, not an audio file")
-        try:
-            self._file = sf.SoundFile(str(self.path))
-        except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-            raise InputError(f"{self.path}: cannot decode audio ({err})") from None
-        self.sample_rate = self._file.samplerate
-        self.frames = self._file.frames
-        truncation = _truncation_note(self._file.extra_info)
-        if truncation:
-            self._file.close()
-            raise InputError(f"{self.path}: truncated — {truncation}; the file was cut short (re-copy or re-encode it)")
-        if self.frames <= 0:
-            self._file.close()
-            raise InputError(f"{self.path}: contains no audio samples")
-
-    def close(self) -> None:
-        """Close the file without reading it (a header check)."""
-        self._file.close()
-
-    def blocks(self, seconds: float = CHUNK_SECONDS) -> Iterator[tuple[np.ndarray, bool]]:
-        """Yield ``(mono block, is_last)``; raise if the file ends before its header says it should."""
-        size = max(int(seconds * self.sample_rate), 1)
-        read = 0
-        try:
-            while read < self.frames:
-                try:
-                    block = self._file.read(min(size, self.frames - read), dtype="float32", always_2d=True)
-                except Exception as err:
-                    raise InputError(f"{self.path}: decoding failed after {read} samples ({err})") from None
-                if len(block) == 0:
-                    raise InputError(f"{self.path}: truncated — the header promises {self.frames} samples, "
-                                     f"only {read} could be read")
-                if not np.all(np.isfinite(block)):
-                    raise InputError(f"{self.path}: contains NaN or infinite samples")
-                read += len(block)
-                yield block.mean(axis=1), read >= self.frames
-        finally:
-            self._file.close()
-
-
-def _truncation_note(extra_info: str) -> str | None:
-    """libsndfile quietly shortens a WAV/AIFF whose data chunk is cut off, but its header report
-    says e.g. ``data : 32000 (should be 8000)``; turn that into a message."""
-    for line in extra_info.splitlines():
-        name, _, rest = line.partition(":")
-        if name.strip().lower() in ("data", "ssnd") and "should be" in rest:
-            declared, _, actual = rest.partition("(should be")
-            return f"its header declares {declared.strip()} bytes of audio, only {actual.strip(' )')} are present"
-    return None
 
 
 def embed_audio_file(path, model: str = DEFAULT_AUDIO_MODEL, embedding_size: int = 6144, hop_size: float = 0.1,

@@ -191,3 +191,19 @@ def test_decode_failure_during_iteration_is_recoverable(tmp_path):
     error = data_error(excinfo.value)
     assert isinstance(error, InputError) and str(error) == f"{table.files[0]}: file not found"
     assert data_error(ValueError("other")) is None
+
+
+def test_decoder_must_be_known(tmp_path):
+    table = constant_clips(tmp_path, 1)
+    with pytest.raises(InputError, match="decoder must be one of 'python', 'tfio', got 'sox'"):
+        make_dataset(table, [0], 8000, 100, decoder="sox")
+
+
+def test_data_error_reads_an_in_graph_assertion():
+    """decoder="tfio" reports a bad file through tf.debugging.Assert, which wraps the text in [...]."""
+    import tensorflow as tf
+
+    error = tf.errors.InvalidArgumentError(None, None, "Error in user-defined function passed to ParallelMapDatasetV2: "
+                                           "assertion failed: [InputError: /data/a b.wav: contains NaN or infinite "
+                                           "samples]\n\t [[{{node Assert/Assert}}]]")
+    assert str(data_error(error)) == "/data/a b.wav: contains NaN or infinite samples"
