@@ -49,7 +49,8 @@ def test_every_imported_library_is_declared():
     config = configparser.ConfigParser()
     config.read(REPO / "setup.cfg")
     declared = {line.split()[0].lower() for line in config["options"]["install_requires"].split("\n") if line.strip()}
-    declared |= {line.split()[0].lower() for line in config["options.extras_require"]["torch"].split("\n") if line.strip()}
+    for extra in config["options.extras_require"].values():
+        declared |= {line.split()[0].lower() for line in extra.split("\n") if line.strip()}
     third_party = {name for name in _imported_top_level_modules()
                    if name not in sys.stdlib_module_names and name not in ("kaudio", "__future__")}
     missing = sorted(name for name in third_party if DISTRIBUTIONS.get(name, name).lower() not in declared)
