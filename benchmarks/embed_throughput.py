@@ -1,8 +1,11 @@
-"""Benchmark ``kaudio.embed`` end to end on CPU: throughput, fast-vs-exact agreement, memory.
+"""Benchmark ``kaudio.embed`` end to end on CPU: throughput, fast-vs-exact agreement, memory, and a
+dtype policy (``--dtype-policy mixed_bfloat16``) against float32.
 
 All models are built with RANDOM weights (``weights=None``): no pretrained weights are needed,
 the timings do not depend on the weight values, but the fast-vs-exact similarity for trained
-weights may differ from what is reported here.
+weights may differ from what is reported here. With ``--dtype-policy`` the random weights are
+drawn once per embedding size and written to a temporary ``.weights.h5`` file that both policies
+load, so the two policies compare the same network.
 
 What is measured:
 
@@ -30,6 +33,12 @@ What is measured:
    after loading the model and after embedding; the file size and the wall time of the
    embedding call are reported too. The two rows should show the same peak RSS: the file is
    streamed, so memory does not grow with its length.
+4. Dtype policy (``--dtype-policy POLICY``, e.g. ``mixed_bfloat16``: bfloat16 compute, float32
+   weights; the float64 front end is unchanged). Every throughput configuration runs under
+   float32 and under POLICY (a ``policy`` column, and a table of POLICY ÷ float32 speed), and the
+   agreement inputs of 2. are embedded under both in every mode of ``--modes``: per-frame cosine
+   similarity of POLICY to float32 (min, 5th percentile, mean). The embeddings are float32 in
+   both cases.
 
 Run (from the repository root)::
 
@@ -37,6 +46,8 @@ Run (from the repository root)::
     .venv/bin/python benchmarks/embed_throughput.py --durations 1 10 --repeats 1 --long-file-minutes 6
     .venv/bin/python benchmarks/embed_throughput.py --long-file-minutes 60 --json new.json
     .venv/bin/python benchmarks/embed_throughput.py --json new.json --baseline old.json
+    .venv/bin/python benchmarks/embed_throughput.py --dtype-policy mixed_bfloat16 --durations 1 10 \
+        --sizes 6144 --repeats 2 --skip agreement          # bfloat16 vs float32
 
 The first printed line is the machine info; markdown tables follow on stdout; progress goes to
 stderr. ``--json PATH`` saves the results; ``--baseline PATH`` (a JSON from an earlier run) adds
@@ -173,87 +184,149 @@ def table(header, rows, align=None):
 # 1. Throughput
 
 
+FLOAT32 = "float32"
+
+
+def policies(args):
+    """The dtype policies to run: float32, then ``--dtype-policy`` if it is another one."""
+    return [FLOAT32] + ([args.dtype_policy] if args.dtype_policy not in (None, FLOAT32) else [])
+
+
+_SHARED_WEIGHTS = {}
+
+
+def weights_for(args, size):
+    """``None`` (random weights per model) without ``--dtype-policy``; with it, one random float32
+    backbone per embedding size saved to a ``.weights.h5`` file that every policy loads."""
+    if len(policies(args)) == 1:
+        return None
+    if size not in _SHARED_WEIGHTS:
+        from kaudio.embedding.models import load_embedding_model
+
+        path = Path(args.weights_dir) / f"{args.model}_{size}.weights.h5"
+        load_embedding_model(args.model, size, None, dtype_policy=FLOAT32).backbone.save_weights(path)
+        _SHARED_WEIGHTS[size] = str(path)
+    return _SHARED_WEIGHTS[size]
+
+
 def benchmark_throughput(args):
     results = []
     for duration in args.durations:
         clip = music_like(int(round(duration * SR)))
         for size in args.sizes:
             for mode in args.modes:
-                progress(f"throughput: {duration:g} s, {size}-d, {mode} ...")
-
-                def call():
-                    return kaudio.embed(clip, SR, model=args.model, embedding_size=size, hop_size=args.hop,
-                                        batch_size=args.batch_size, weights=None, mode=mode)
-
-                for _ in range(max(1, args.warmup)):
-                    embedding, _ = call()
-                runs = []  # (wall s, cpu s)
-                for _ in range(args.repeats):
-                    cpu0, wall0 = time.process_time(), time.perf_counter()
-                    embedding, _ = call()
-                    runs.append((time.perf_counter() - wall0, time.process_time() - cpu0))
-                best_wall, best_cpu = min(runs)
-                results.append({
-                    "duration_s": duration, "embedding_size": size, "mode": mode, "frames": int(len(embedding)),
-                    "best_wall_s": best_wall, "median_wall_s": statistics.median(w for w, _ in runs),
-                    "audio_s_per_s_best": duration / best_wall,
-                    "audio_s_per_s_median": duration / statistics.median(w for w, _ in runs),
-                    "windows_per_s_best": len(embedding) / best_wall,
-                    "cpu_s_per_audio_s": best_cpu / duration,
-                })
+                for policy in policies(args):
+                    progress(f"throughput: {duration:g} s, {size}-d, {mode}, {policy} ...")
+                    results.append(time_embedding(args, clip, duration, size, mode, policy))
     return results
 
 
+def time_embedding(args, clip, duration, size, mode, policy):
+    """Warm-up call(s), then ``--repeats`` timed calls of ``kaudio.embed`` on ``clip``."""
+
+    def call():
+        return kaudio.embed(clip, SR, model=args.model, embedding_size=size, hop_size=args.hop,
+                            batch_size=args.batch_size, weights=weights_for(args, size), mode=mode,
+                            dtype_policy=policy)
+
+    for _ in range(max(1, args.warmup)):
+        embedding, _ = call()
+    runs = []  # (wall s, cpu s)
+    for _ in range(args.repeats):
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        embedding, _ = call()
+        runs.append((time.perf_counter() - wall0, time.process_time() - cpu0))
+    best_wall, best_cpu = min(runs)
+    return {
+        "duration_s": duration, "embedding_size": size, "mode": mode, "dtype_policy": policy,
+        "frames": int(len(embedding)), "best_wall_s": best_wall, "median_wall_s": statistics.median(w for w, _ in runs),
+        "audio_s_per_s_best": duration / best_wall,
+        "audio_s_per_s_median": duration / statistics.median(w for w, _ in runs),
+        "windows_per_s_best": len(embedding) / best_wall,
+        "cpu_s_per_audio_s": best_cpu / duration,
+    }
+
+
 def throughput_key(r):
-    return (float(r["duration_s"]), int(r["embedding_size"]), r["mode"])
+    return (float(r["duration_s"]), int(r["embedding_size"]), r["mode"], r.get("dtype_policy", FLOAT32))
 
 
 def throughput_table(results, baseline=None):
-    header = ["clip s", "size", "mode", "windows", "best wall s", "audio s/s (best)", "audio s/s (median)",
+    header = ["clip s", "size", "mode", "policy", "windows", "best wall s", "audio s/s (best)", "audio s/s (median)",
               "windows/s (best)", "CPU s / audio s"]
     if baseline is not None:
         header.append("audio s/s vs baseline")
     base = {throughput_key(r): r for r in (baseline or {}).get("throughput", [])}
     rows = []
     for r in results:
-        row = [f"{r['duration_s']:g}", r["embedding_size"], r["mode"], r["frames"], f"{r['best_wall_s']:.3f}",
-               f"{r['audio_s_per_s_best']:.2f}", f"{r['audio_s_per_s_median']:.2f}",
+        row = [f"{r['duration_s']:g}", r["embedding_size"], r["mode"], r.get("dtype_policy", FLOAT32), r["frames"],
+               f"{r['best_wall_s']:.3f}", f"{r['audio_s_per_s_best']:.2f}", f"{r['audio_s_per_s_median']:.2f}",
                f"{r['windows_per_s_best']:.1f}", f"{r['cpu_s_per_audio_s']:.3f}"]
         if baseline is not None:
             b = base.get(throughput_key(r))
             row.append(fmt_ratio(r["audio_s_per_s_best"], b["audio_s_per_s_best"]) if b else "n/a")
         rows.append(row)
-    return table(header, rows, ["---:", "---:", "---"] + ["---:"] * (len(header) - 3))
+    return table(header, rows, ["---:", "---:", "---", "---"] + ["---:"] * (len(header) - 4))
 
 
 def speedups(results):
+    """Fast over exact, per clip length, size and policy."""
     by_key = {throughput_key(r): r for r in results}
     out = []
     for r in results:
         if r["mode"] != "exact":
             continue
-        fast = by_key.get((float(r["duration_s"]), int(r["embedding_size"]), "fast"))
+        policy = r.get("dtype_policy", FLOAT32)
+        fast = by_key.get((float(r["duration_s"]), int(r["embedding_size"]), "fast", policy))
         if fast:
-            out.append({"duration_s": r["duration_s"], "embedding_size": r["embedding_size"],
+            out.append({"duration_s": r["duration_s"], "embedding_size": r["embedding_size"], "dtype_policy": policy,
                         "exact_audio_s_per_s": r["audio_s_per_s_best"], "fast_audio_s_per_s": fast["audio_s_per_s_best"],
                         "speedup": fast["audio_s_per_s_best"] / r["audio_s_per_s_best"]})
     return out
 
 
 def speedup_table(rows_in, baseline=None):
-    header = ["clip s", "size", "exact audio s/s", "fast audio s/s", "fast ÷ exact"]
+    header = ["clip s", "size", "policy", "exact audio s/s", "fast audio s/s", "fast ÷ exact"]
     if baseline is not None:
         header.append("speed-up vs baseline")
-    base = {(float(r["duration_s"]), int(r["embedding_size"])): r for r in (baseline or {}).get("speedup", [])}
+
+    def key(r):
+        return float(r["duration_s"]), int(r["embedding_size"]), r.get("dtype_policy", FLOAT32)
+
+    base = {key(r): r for r in (baseline or {}).get("speedup", [])}
     rows = []
     for r in rows_in:
-        row = [f"{r['duration_s']:g}", r["embedding_size"], f"{r['exact_audio_s_per_s']:.2f}",
-               f"{r['fast_audio_s_per_s']:.2f}", f"{r['speedup']:.2f}x"]
+        row = [f"{r['duration_s']:g}", r["embedding_size"], r.get("dtype_policy", FLOAT32),
+               f"{r['exact_audio_s_per_s']:.2f}", f"{r['fast_audio_s_per_s']:.2f}", f"{r['speedup']:.2f}x"]
         if baseline is not None:
-            b = base.get((float(r["duration_s"]), int(r["embedding_size"])))
+            b = base.get(key(r))
             row.append(fmt_ratio(r["speedup"], b["speedup"]) if b else "n/a")
         rows.append(row)
-    return table(header, rows)
+    return table(header, rows, ["---:", "---:", "---"] + ["---:"] * (len(header) - 3))
+
+
+def policy_speedups(results, policy):
+    """``policy`` over float32 (best audio s/s, and CPU s per audio s), per clip length, size and mode."""
+    by_key = {throughput_key(r): r for r in results}
+    out = []
+    for r in results:
+        if r.get("dtype_policy", FLOAT32) != FLOAT32:
+            continue
+        other = by_key.get((float(r["duration_s"]), int(r["embedding_size"]), r["mode"], policy))
+        if other:
+            out.append({"duration_s": r["duration_s"], "embedding_size": r["embedding_size"], "mode": r["mode"],
+                        "dtype_policy": policy, "float32_audio_s_per_s": r["audio_s_per_s_best"],
+                        "policy_audio_s_per_s": other["audio_s_per_s_best"],
+                        "speedup": other["audio_s_per_s_best"] / r["audio_s_per_s_best"],
+                        "cpu_ratio": other["cpu_s_per_audio_s"] / r["cpu_s_per_audio_s"]})
+    return out
+
+
+def policy_speedup_table(rows_in, policy):
+    header = ["clip s", "size", "mode", "float32 audio s/s", f"{policy} audio s/s", "speed ratio", "CPU s ratio"]
+    rows = [[f"{r['duration_s']:g}", r["embedding_size"], r["mode"], f"{r['float32_audio_s_per_s']:.2f}",
+             f"{r['policy_audio_s_per_s']:.2f}", f"{r['speedup']:.2f}x", f"{r['cpu_ratio']:.2f}"] for r in rows_in]
+    return table(header, rows, ["---:", "---:", "---"] + ["---:"] * (len(header) - 3))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -328,6 +401,37 @@ def agreement_table(results, baseline=None):
             row.append(f"{r['cos_mean'] - b['cos_mean']:+.4f}" if b else "n/a")
         rows.append(row)
     return table(header, rows, ["---", "---:"] + ["---:"] * (len(header) - 2))
+
+
+def benchmark_policy_agreement(args, policy):
+    """Per-frame cosine similarity of ``policy`` embeddings to float32 ones (same weights), per mode."""
+    results = []
+    inputs = agreement_inputs(args)
+    for size in args.sizes:
+        for mode in args.modes:
+            for name, audio, sr in inputs:
+                progress(f"{policy} agreement: {name}, {size}-d, {mode} ...")
+                runs = {}
+                for p in (FLOAT32, policy):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", KaudioWarning)  # "shorter than one window" for short inputs
+                        runs[p], ts = kaudio.embed(audio, sr, model=args.model, embedding_size=size, hop_size=args.hop,
+                                                   batch_size=args.batch_size, weights=weights_for(args, size),
+                                                   mode=mode, dtype_policy=p)
+                cos = cosine_rows(runs[FLOAT32], runs[policy])
+                worst = int(np.argmin(cos))
+                results.append({"input": name, "embedding_size": size, "mode": mode, "dtype_policy": policy,
+                                "frames": int(len(cos)), "output_dtype": str(runs[policy].dtype),
+                                "cos_min": float(cos.min()), "cos_p5": float(np.percentile(cos, 5)),
+                                "cos_mean": float(cos.mean()), "worst_at_s": float(ts[worst])})
+    return results
+
+
+def policy_agreement_table(results):
+    header = ["input", "size", "mode", "frames", "output dtype", "cos min", "cos p5", "cos mean", "worst frame at s"]
+    rows = [[r["input"], r["embedding_size"], r["mode"], r["frames"], r["output_dtype"], f"{r['cos_min']:.5f}",
+             f"{r['cos_p5']:.5f}", f"{r['cos_mean']:.5f}", f"{r['worst_at_s']:.1f}"] for r in results]
+    return table(header, rows, ["---", "---:", "---", "---:", "---"] + ["---:"] * 4)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -430,8 +534,11 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (default: 32)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per configuration (default: 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls per configuration first (default: 1, min 1)")
-    parser.add_argument("--skip", nargs="+", default=[], choices=["throughput", "agreement"],
+    parser.add_argument("--skip", nargs="+", default=[], choices=["throughput", "agreement", "policy-agreement"],
                         help="sections to leave out")
+    parser.add_argument("--dtype-policy", default=None,
+                        help="also run under this Keras dtype policy (e.g. mixed_bfloat16) and compare it with "
+                             "float32: speed, and per-frame cosine similarity (default: float32 only)")
     parser.add_argument("--fixtures", default=str(DEFAULT_FIXTURES),
                         help="folder with the fixture WAVs (default: ../shared/data/fixtures)")
     parser.add_argument("--long-file-minutes", type=float, default=0.0,
@@ -451,12 +558,23 @@ def main(argv=None):
     if args.child_embed:
         child_embed(args.child_embed, args.model, LONG_FILE_SIZE, LONG_FILE_HOP)
         return
+    if args.dtype_policy is not None:
+        from kaudio.dtypes import policy_name
+
+        args.dtype_policy = policy_name(args.dtype_policy)  # a bad name fails here, before any work
+    with tempfile.TemporaryDirectory(prefix="kaudio_bench_weights_") as weights_dir:
+        args.weights_dir = weights_dir
+        run(args)
+
+
+def run(args):
 
     info = machine_info()
     print(f"machine: cpu_count={info['cpu_count']} tensorflow={info['tensorflow']} keras={info['keras']} "
           f"python={info['python']} kaudio={info['kaudio']}", flush=True)
     print(f"settings: model={args.model} hop={args.hop:g} s batch_size={args.batch_size} sizes={args.sizes} "
-          f"repeats={args.repeats} (best of, after {max(1, args.warmup)} warm-up call) input at {SR} Hz", flush=True)
+          f"repeats={args.repeats} (best of, after {max(1, args.warmup)} warm-up call) input at {SR} Hz "
+          f"policies={policies(args)}", flush=True)
     print("weights: RANDOM (weights=None) — no pretrained weights are used; timings do not depend on them, "
           "but fast-vs-exact similarity for trained weights may differ.", flush=True)
     baseline = None
@@ -465,7 +583,8 @@ def main(argv=None):
             baseline = json.load(f)
         print(f"baseline: {args.baseline}", flush=True)
 
-    out = {"machine": info, "settings": {k: v for k, v in vars(args).items() if k not in ("json", "baseline", "child_embed")},
+    out = {"machine": info, "settings": {k: v for k, v in vars(args).items()
+                                         if k not in ("json", "baseline", "child_embed", "weights_dir")},
            "weights": None}
     memory = {"after imports": maxrss_mb()}
 
@@ -478,6 +597,11 @@ def main(argv=None):
         if out["speedup"]:
             print("\n## Fast over exact (best audio s/s)\n")
             print(speedup_table(out["speedup"], baseline))
+        if len(policies(args)) > 1:
+            out["policy_speedup"] = policy_speedups(results, args.dtype_policy)
+            print(f"\n## {args.dtype_policy} over float32 (best audio s/s; CPU s per audio s, {args.dtype_policy} ÷ "
+                  "float32)\n")
+            print(policy_speedup_table(out["policy_speedup"], args.dtype_policy))
         sys.stdout.flush()
 
     if "agreement" not in args.skip:
@@ -486,6 +610,13 @@ def main(argv=None):
         out["agreement"] = benchmark_agreement(args)
         memory["after agreement"] = maxrss_mb()
         print(agreement_table(out["agreement"], baseline), flush=True)
+
+    if len(policies(args)) > 1 and "policy-agreement" not in args.skip:
+        print(f"\n## {args.dtype_policy} vs float32 agreement (per-frame cosine similarity, same random weights, "
+              f"hop {args.hop:g} s)\n", flush=True)
+        out["policy_agreement"] = benchmark_policy_agreement(args, args.dtype_policy)
+        memory["after policy agreement"] = maxrss_mb()
+        print(policy_agreement_table(out["policy_agreement"]), flush=True)
 
     out["memory"] = {"self": memory}
     print("\n## Memory: peak RSS of this process (ru_maxrss)\n")

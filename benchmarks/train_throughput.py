@@ -1,22 +1,35 @@
 """Benchmark training throughput of the hierarchical taggers: PANNs CNN10 / CNN14 + ResAtt head.
 
-Setting (issue #4, "Speed"): the paper's input — 10 s of 16 kHz mono audio through the
-``panns_16k`` log-mel front end (64 mels, hop 160) — a ``panns_cnn`` backbone (preset ``cnn10``
-or ``cnn14``), the ``resatt`` head on the bundled OpenMIC tone hierarchy, the masked λ-BCE loss,
-AdamW with the warm-up schedule and kapre SpecAugment (``--no-spec-augment`` turns it off):
-exactly the train step :func:`kaudio.fit` runs (:class:`kaudio.training.HierarchicalTrainer`).
+Setting (the training set-up of Zhong et al.'s hierarchical tagging): the paper's input — 10 s
+of 16 kHz mono audio through the ``panns_16k`` log-mel front end (64 mels, hop 160) — a
+``panns_cnn`` backbone (preset ``cnn10`` or ``cnn14``), the ``resatt`` head on the bundled
+OpenMIC tone hierarchy, the masked λ-BCE loss, AdamW with the warm-up schedule and kapre
+SpecAugment (``--no-spec-augment`` turns it off): exactly the train step :func:`kaudio.fit` runs,
+built by the same trainer hooks (``train.type: supervised``, :mod:`kaudio.training.trainer`:
+``build_model``, ``training_model``, ``optimizer``).
 
 Data: random audio (Gaussian, σ 0.1) and random fine labels (coarse by the max rule, every entry
-known), one batch of ``--batch-size`` (16) reused, so no input pipeline is timed. For each model
-and each XLA setting (``--jit off on``: ``compile(jit_compile=...)``), ``--warmup`` (2) untimed
-steps (the first traces / compiles) are followed by ``--steps`` (5) timed ``train_on_batch``
-calls. Reported: seconds per step (median and best), training examples per second (from the
-median step), parameters, and the compile time of the first step. All weights are random.
+known), one batch of ``--batch-size`` (16) reused, so no input pipeline is timed. For each model,
+each XLA setting (``--jit off on``: ``compile(jit_compile=...)``) and each dtype policy,
+``--warmup`` (2) untimed steps (the first traces / compiles) are followed by ``--steps`` (5)
+timed ``train_on_batch`` calls. Reported: seconds per step (median and best; wall clock, and CPU
+time summed over all cores, which is steadier on a shared machine), training examples per second
+(from the median step), parameters, the time of the first step, and the loss of the initial
+network in inference mode (``test_on_batch``: no dropout or augmentation, so policies compare).
+All weights are random.
+
+Dtype policy (``--dtype-policy mixed_bfloat16``; Keras mixed-precision guide,
+https://keras.io/guides/mixed_precision/): every configuration also runs with the model built
+under that policy, as ``train.dtype_policy`` does in :func:`kaudio.fit`
+(:func:`kaudio.dtypes.dtype_policy_scope`), starting from the float32 run's initial weights; a
+ratio column gives its speed relative to float32. bfloat16 keeps float32's exponent range, so no
+loss scaling is needed.
 
 Run (from the repository root)::
 
     .venv/bin/python benchmarks/train_throughput.py                          # cnn10 + cnn14, XLA off/on
     .venv/bin/python benchmarks/train_throughput.py --models cnn10 --steps 2 --jit off
+    .venv/bin/python benchmarks/train_throughput.py --models cnn10 cnn14 --jit off --dtype-policy mixed_bfloat16
     .venv/bin/python benchmarks/train_throughput.py --json new.json --baseline old.json
 
 The first printed line is the machine info; a markdown table follows on stdout; progress goes
@@ -41,16 +54,14 @@ import tensorflow as tf  # noqa: E402
 
 import kaudio  # noqa: E402
 from kaudio.hierarchy import Hierarchy  # noqa: E402
-from kaudio.losses import loss_from_spec  # noqa: E402
 from kaudio.spec import load_spec  # noqa: E402
-from kaudio.training import HierarchicalTrainer, WarmupSchedule  # noqa: E402
-from kaudio.training.model import spec_augment_layer  # noqa: E402
 
 SR = 16000
 SECONDS = 10.0
+FLOAT32 = "float32"
 
 
-def benchmark_spec(preset: str) -> dict:
+def benchmark_spec(preset: str, spec_augment: bool = True) -> dict:
     return {
         "name": f"bench_{preset}_resatt",
         "description": f"PANNs {preset} + ResAtt on OpenMIC tone families (throughput benchmark)",
@@ -59,7 +70,7 @@ def benchmark_spec(preset: str) -> dict:
         "backbone": {"type": "panns_cnn", "preset": preset},
         "head": {"type": "resatt", "hierarchy": "openmic_tone"},
         "loss": {"type": "hierarchical_bce", "fine_weight": 0.8},
-        "train": {"type": "supervised"},
+        "train": {"type": "supervised", "spec_augment": {"enabled": spec_augment}},
     }
 
 
@@ -86,57 +97,75 @@ def progress(message):
 
 
 def table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|---|" + "---:|" * (len(header) - 3)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def measure(preset: str, jit: bool, args) -> dict:
+def measure(preset: str, jit: bool, policy: str, args, initial_weights=None) -> tuple[dict, list]:
+    """Time ``train_on_batch`` of the trainer's model built under ``policy``; returns (result, initial weights)."""
+    from kaudio.dtypes import dtype_policy_scope
+    from kaudio.training.trainer import trainer_for
+
     keras.utils.set_random_seed(0)
-    spec = load_spec(benchmark_spec(preset))
-    model = kaudio.build(spec)
-    settings = spec.params("train")
-    augment = None
-    if args.spec_augment:
-        shape = tuple(model.frontend.compute_output_shape(tuple(model.input.shape))[1:])
-        augment = spec_augment_layer(spec, settings["spec_augment"], shape)
-    trainer = HierarchicalTrainer(model, loss_from_spec(spec), augment)
-    optimizer = keras.optimizers.AdamW(WarmupSchedule(settings["learning_rate"], 100),
-                                       weight_decay=settings["weight_decay"])
-    trainer.compile(optimizer=optimizer, jit_compile=jit)
+    spec = load_spec(benchmark_spec(preset, args.spec_augment))
+    trainer = trainer_for(spec)
+    with dtype_policy_scope(policy):  # as kaudio.fit does with train.dtype_policy
+        model = trainer.build_model()
+        if initial_weights is not None:
+            model.set_weights(initial_weights)
+        initial_weights = model.get_weights()
+        wrapper = trainer.training_model(model)
+        wrapper.compile(optimizer=trainer.optimizer(100), jit_compile=jit)
     audio, targets = random_batch(spec, args.batch_size)
     x, y = tf.constant(audio), {k: tf.constant(v) for k, v in targets.items()}
+    initial_loss = float(np.ravel(wrapper.test_on_batch(x, y))[0])  # no dropout / augmentation: comparable
     start = time.perf_counter()
-    trainer.train_on_batch(x, y)
+    wrapper.train_on_batch(x, y)
     first = time.perf_counter() - start
     for _ in range(max(args.warmup - 1, 0)):
-        trainer.train_on_batch(x, y)
-    times = []
+        wrapper.train_on_batch(x, y)
+    times, cpu_times = [], []
     for step in range(args.steps):
-        start = time.perf_counter()
-        loss = trainer.train_on_batch(x, y)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        loss = wrapper.train_on_batch(x, y)
         times.append(time.perf_counter() - start)
-        progress(f"  {preset} jit={'on' if jit else 'off'} step {step + 1}/{args.steps}: {times[-1]:.2f} s")
+        cpu_times.append(time.process_time() - cpu_start)
+        progress(f"  {preset} jit={'on' if jit else 'off'} {policy} step {step + 1}/{args.steps}: {times[-1]:.2f} s")
     loss = float(np.ravel(loss)[0])
     if not np.isfinite(loss):
-        raise SystemExit(f"{preset}: the loss is not finite ({loss})")
+        raise SystemExit(f"{preset} {policy}: the loss is not finite ({loss})")
     median = statistics.median(times)
-    return {"model": f"{preset}+resatt", "jit": "on" if jit else "off", "params": model.count_params(),
+    conv = model.backbone.get_layer("conv_block1_conv1_conv")
+    return {"model": f"{preset}+resatt", "jit": "on" if jit else "off", "dtype_policy": policy,
+            "compute_dtype": conv.compute_dtype, "variable_dtype": conv.kernel.dtype, "params": model.count_params(),
             "batch_size": args.batch_size, "steps": args.steps, "first_step_s": first, "median_step_s": median,
-            "best_step_s": min(times), "examples_per_s": args.batch_size / median, "loss": loss}
+            "best_step_s": min(times), "cpu_s_per_step": statistics.median(cpu_times),
+            "examples_per_s": args.batch_size / median, "initial_loss": initial_loss, "loss": loss}, initial_weights
 
 
 def result_table(results, baseline=None):
-    base = {(r["model"], r["jit"]): r for r in (baseline or {}).get("results", [])}
-    header = ["model", "XLA", "params", "batch", "first step (s)", "s/step median", "s/step best", "examples/s"]
+    key = lambda r: (r["model"], r["jit"], r.get("dtype_policy", FLOAT32))  # noqa: E731
+    base = {key(r): r for r in (baseline or {}).get("results", [])}
+    float32 = {(r["model"], r["jit"]): r for r in results if r["dtype_policy"] == FLOAT32}
+    policies = len({r["dtype_policy"] for r in results}) > 1
+    header = ["model", "XLA", "policy", "params", "batch", "first step (s)", "s/step median", "s/step best",
+              "CPU s/step", "examples/s", "initial loss"]
+    if policies:
+        header += ["speed vs float32", "CPU vs float32"]
     if baseline:
         header.append("vs baseline")
     rows = []
     for r in results:
-        row = [r["model"], r["jit"], f"{r['params']:,}", r["batch_size"], f"{r['first_step_s']:.1f}",
-               f"{r['median_step_s']:.2f}", f"{r['best_step_s']:.2f}", f"{r['examples_per_s']:.2f}"]
+        row = [r["model"], r["jit"], r["dtype_policy"], f"{r['params']:,}", r["batch_size"], f"{r['first_step_s']:.1f}",
+               f"{r['median_step_s']:.2f}", f"{r['best_step_s']:.2f}", f"{r['cpu_s_per_step']:.2f}",
+               f"{r['examples_per_s']:.2f}", f"{r['initial_loss']:.5f}"]
+        if policies:
+            ref = float32.get((r["model"], r["jit"]))
+            row += [f"{r['examples_per_s'] / ref['examples_per_s']:.2f}x", f"{r['cpu_s_per_step'] / ref['cpu_s_per_step']:.2f}"] \
+                if ref else ["n/a", "n/a"]
         if baseline:
-            old = base.get((r["model"], r["jit"]))
+            old = base.get(key(r))
             row.append(f"{r['examples_per_s'] / old['examples_per_s']:.2f}x" if old else "n/a")
         rows.append(row)
     return table(header, rows)
@@ -146,6 +175,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["cnn10", "cnn14"], choices=["cnn10", "cnn14"])
     parser.add_argument("--jit", nargs="+", default=["off", "on"], choices=["off", "on"], help="XLA settings")
+    parser.add_argument("--dtype-policy", help="also train under this Keras dtype policy (e.g. mixed_bfloat16) and "
+                                               "compare it with float32")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per setting")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (the first compiles)")
@@ -155,6 +186,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.steps < 1 or args.batch_size < 1:
         parser.error("--steps and --batch-size must be >= 1")
+    from kaudio.dtypes import policy_name
+
+    policies = [FLOAT32] + [name for name in [policy_name(args.dtype_policy or FLOAT32)] if name != FLOAT32]
     info = machine_info()
     print(f"machine: {json.dumps(info)}", flush=True)
     baseline = None
@@ -165,8 +199,11 @@ def main(argv=None):
     results = []
     for preset in args.models:
         for jit in args.jit:
-            progress(f"{preset} + resatt, XLA {jit}: building and compiling …")
-            results.append(measure(preset, jit == "on", args))
+            weights = None  # the float32 run's initial weights, given to the other policies
+            for policy in policies:
+                progress(f"{preset} + resatt, XLA {jit}, {policy}: building and compiling …")
+                result, weights = measure(preset, jit == "on", policy, args, weights)
+                results.append(result)
     print(f"\nTraining throughput: {SECONDS:.0f} s at {SR} Hz, batch {args.batch_size}, "
           f"SpecAugment {'on' if args.spec_augment else 'off'}, random data\n")
     print(result_table(results, baseline), flush=True)

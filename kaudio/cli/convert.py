@@ -3,6 +3,10 @@
 * ``kaudio convert openl3 FILE.h5 --out NAME.weights.h5 [--spec l3_m256]`` (OpenL3 backbone weights);
 * ``kaudio convert panns CHECKPOINT.pth --arch cnn14|cnn10|cnn14_16k --out PATH.keras`` (a whole
   PANNs tagger model; reading .pth needs ``pip install kaudio[torch]``).
+
+Which network a file fits comes from the family presets (:mod:`kaudio.models.l3.l3_presets`,
+:mod:`kaudio.models.panns.panns_presets`). They are read when the command runs, not when the
+parser is built: importing them imports TensorFlow, which ``--help`` and argument errors must not.
 """
 from __future__ import annotations
 
@@ -25,8 +29,9 @@ def add_arguments(parser) -> None:
                                description="Map a PANNs state_dict onto the bundled panns_cnn14 / panns_cnn10 tagger "
                                            "(every tensor name and shape checked) and save the model as .keras.")
     panns.add_argument("file", help="the checkpoint, e.g. Cnn14_mAP=0.431.pth (weights under 'model')")
-    panns.add_argument("--arch", choices=("cnn14", "cnn10", "cnn14_16k"),
-                       help="the network: cnn14 / cnn10 (32 kHz) or cnn14_16k (required unless --spec is given)")
+    panns.add_argument("--arch", metavar="PRESET",
+                       help="the PANNs preset of the checkpoint's network and front end, e.g. cnn14 (32 kHz) or "
+                            "cnn14_16k (required unless --spec is given; an unknown name lists the presets)")
     panns.add_argument("--spec", help="instead of --arch: a spec with a panns_cnn backbone (and a tagger head or none)")
     panns.add_argument("--out", help="output model ending in .keras (default: ./<file stem>.keras)")
     panns.add_argument("--trust-pickle", action="store_true",
@@ -57,9 +62,10 @@ def run(args) -> int:
 def _run_panns(args) -> int:
     from kaudio.convert.panns import convert_panns
     from kaudio.errors import KaudioError
+    from kaudio.models.panns.panns_presets import PRESETS
 
     if (args.arch is None) == (args.spec is None):
-        raise KaudioError("give exactly one of --arch (cnn14, cnn10, cnn14_16k) or --spec")
+        raise KaudioError(f"give exactly one of --arch ({', '.join(PRESETS)}) or --spec")
     source = Path(args.file)
     out = Path(args.out) if args.out else Path(f"{source.stem}.keras")
     model, mapping = convert_panns(source, out, arch=args.arch, spec=args.spec, trust_pickle=args.trust_pickle)

@@ -28,11 +28,13 @@ import keras
 import numpy as np
 
 from kaudio.errors import KaudioError, WeightsError
+from kaudio.models.l3.l3_presets import spec_by_file_name_word
 
 WeightGroup = tuple[str, list[np.ndarray]]  # (layer name in the file, its arrays in file order)
 
 #: Bundled specs a file name points to; the first word found wins ("openl3_image_mel256_music" → l3_image).
-SPEC_BY_FILE_NAME_WORD = (("image", "l3_image"), ("linear", "l3_linear"), ("mel128", "l3_m128"), ("mel256", "l3_m256"))
+#: Derived from the OpenL3 presets (:mod:`kaudio.models.l3.l3_presets`).
+SPEC_BY_FILE_NAME_WORD: tuple[tuple[str, str], ...] = spec_by_file_name_word()
 
 
 @dataclass(frozen=True)

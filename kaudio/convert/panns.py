@@ -31,13 +31,12 @@ import numpy as np
 from kaudio.errors import KaudioError, WeightsError
 from kaudio.heads.tagging import TaggerHead
 from kaudio.models.panns import PannsCNN
+from kaudio.models.panns.panns_presets import PRESETS
 
-#: ``--arch`` → (bundled spec, overrides). cnn14_16k is Cnn14 on the 16 kHz front end (sheet §3.1).
-ARCHS = {
-    "cnn14": ("panns_cnn14", []),
-    "cnn10": ("panns_cnn10", []),
-    "cnn14_16k": ("panns_cnn14", ["input.sample_rate=16000", "frontend.preset=panns_16k"]),
-}
+#: ``--arch`` → (bundled spec, overrides): the PANNs presets (:mod:`kaudio.models.panns.panns_presets`).
+#: cnn14_16k is Cnn14 on the 16 kHz front end (sheet §3.1).
+ARCHS: dict[str, tuple[str, list[str]]] = {name: (preset.spec, list(preset.overrides))
+                                           for name, preset in PRESETS.items()}
 
 _BN_FIELDS = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),
               ("running_var", "moving_variance"))
@@ -263,14 +262,13 @@ def convert_panns(checkpoint: str | os.PathLike, out: str | os.PathLike, arch: s
     Args:
         checkpoint: the ``.pth`` file.
         out: the ``.keras`` model file to write.
-        arch: ``cnn14``, ``cnn10`` or ``cnn14_16k`` (picks the bundled spec).
+        arch: a PANNs preset, ``cnn14``, ``cnn10`` or ``cnn14_16k`` (picks the bundled spec and its overrides).
         spec: instead of ``arch``, any spec (path, name, dict) with a panns_cnn backbone.
 
     Returns:
         ``(model, PannsMapping)``.
     """
     from kaudio.builder import build
-    from kaudio.spec import load_spec
 
     out = Path(out)
     if out.suffix != ".keras":
@@ -278,9 +276,12 @@ def convert_panns(checkpoint: str | os.PathLike, out: str | os.PathLike, arch: s
     if out.parent and not out.parent.exists():
         raise KaudioError(f"--out directory {str(out.parent)!r} does not exist")
     if spec is None:
-        if arch not in ARCHS:
-            raise KaudioError(f"unknown PANNs architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-        spec = load_spec(*ARCHS[arch])
+        if arch not in PRESETS:
+            from kaudio.spec.schema import did_you_mean
+
+            hint = did_you_mean(arch, PRESETS) if isinstance(arch, str) else ""
+            raise KaudioError(f"unknown PANNs architecture {arch!r}{hint}; choose one of {', '.join(PRESETS)}")
+        spec = PRESETS[arch].load_spec()
     state = read_panns_checkpoint(checkpoint, trust_pickle=trust_pickle)
     model = build(spec)
     try:

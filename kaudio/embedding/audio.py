@@ -133,7 +133,7 @@ def stream_windows(chunks: Iterable[tuple[np.ndarray, bool]], length_in: int, sr
 
 def embed(audio, sr, model: str = DEFAULT_AUDIO_MODEL, embedding_size: int = 6144, hop_size: float = 0.1,
           center: bool = True, batch_size: int = 32, verbose: bool = False,
-          weights: "str | os.PathLike | None" = PRETRAINED, mode: str = "exact"):
+          weights: "str | os.PathLike | None" = PRETRAINED, mode: str = "exact", dtype_policy=None):
     """Embed audio like ``openl3.get_audio_embedding``.
 
     Args:
@@ -150,6 +150,12 @@ def embed(audio, sr, model: str = DEFAULT_AUDIO_MODEL, embedding_size: int = 614
         mode: ``"exact"`` (openl3's windows, same output) or ``"fast"`` (one pass over the clip's
             spectrogram, pooled per window: several times faster at small hops, not identical;
             see :mod:`kaudio.embedding.fast`).
+        dtype_policy: a Keras dtype policy to run the network under, e.g. ``"mixed_bfloat16"``
+            (bfloat16 compute, float32 weights: faster where the hardware computes bfloat16, e.g.
+            CPUs with AVX512-BF16, and slightly different embeddings; ``benchmarks/embed_throughput.py``
+            measures both), or
+            ``None`` (float32, unless the Keras default policy was changed). The front end keeps
+            its float64 precision and the returned embeddings are float32 either way.
 
     Returns:
         ``(embedding (n_frames, embedding_size) float32, timestamps (n_frames,) seconds)``, or two
@@ -174,7 +180,7 @@ def embed(audio, sr, model: str = DEFAULT_AUDIO_MODEL, embedding_size: int = 614
         raise InputError(f"center must be True or False, got {center!r}")
     batch_size = check_batch_size(batch_size)
     model_info(model, modality="audio")
-    keras_model = load_embedding_model(model, embedding_size, weights)
+    keras_model = load_embedding_model(model, embedding_size, weights, dtype_policy=dtype_policy)
     model_rate, window = keras_model.spec.input["sample_rate"], keras_model.spec.input["samples"]
     hop = check_hop_size(hop_size, model_rate)
     names = [f"audio[{i}]" if is_list else "audio" for i in range(len(arrays))]
@@ -195,7 +201,7 @@ def embed(audio, sr, model: str = DEFAULT_AUDIO_MODEL, embedding_size: int = 614
             streams.append(stream_windows(_chunks(mono, chunk), len(mono), rate, model_rate, window, hop, center, name))
         runner = BatchRunner(keras_model, batch_size, verbose=verbose)
         results = runner.run_streams(streams)
-    out = [(emb, timestamps(len(emb), hop_size)) for emb in results]
+    out = [(np.asarray(emb, np.float32), timestamps(len(emb), hop_size)) for emb in results]
     if is_list:
         return [e for e, _ in out], [t for _, t in out]
     return out[0]

@@ -1,12 +1,17 @@
 """Named embedding models (``openl3_mel256_music`` …) and the cached model loader.
 
-A name maps to a bundled spec (the network), the pretrained weights that fit it, and the
-embedding sizes its head offers. Names follow openl3's ``(input_repr, content_type)`` grid:
+The names are the OpenL3 backbone presets (:mod:`kaudio.models.l3.l3_presets`, the one table of
+OpenL3 networks): each maps to a bundled spec (the network and its pooling head), the pretrained
+weights that fit it, and the embedding sizes its head offers. Names follow openl3's
+``(input_repr, content_type)`` grid:
 
 * audio: ``openl3_{linear,mel128,mel256}_{music,env}`` — the front end the weights were trained
   with (preset ``openl3``); add ``_v04`` for openl3 0.4.x's front end (to match its embeddings);
 * image: ``openl3_image_{linear,mel128,mel256}_{music,env}`` — the vision network co-trained with
   that audio network.
+
+A model can be built under a Keras dtype policy (``dtype_policy="mixed_bfloat16"``: bfloat16
+compute, float32 weights; :mod:`kaudio.dtypes`); the front end keeps its own precision.
 """
 from __future__ import annotations
 
@@ -17,8 +22,6 @@ from pathlib import Path
 
 from kaudio.errors import KaudioError
 
-REPRESENTATIONS = {"linear": "l3_linear", "mel128": "l3_m128", "mel256": "l3_m256"}
-CONTENT_TYPES = ("music", "env")
 DEFAULT_AUDIO_MODEL = "openl3_mel256_music"
 DEFAULT_IMAGE_MODEL = "openl3_image_mel256_music"
 
@@ -37,19 +40,14 @@ class EmbeddingModelInfo:
 
 
 def _catalogue() -> dict[str, EmbeddingModelInfo]:
-    out = {}
-    for repr_name, spec in REPRESENTATIONS.items():
-        for content in CONTENT_TYPES:
-            audio_weights = f"openl3_audio_{repr_name}_{content}"
-            name = f"openl3_{repr_name}_{content}"
-            out[name] = EmbeddingModelInfo(name, "audio", spec, (), audio_weights, repr_name, content)
-            out[name + "_v04"] = EmbeddingModelInfo(name + "_v04", "audio", spec, ("frontend.preset=openl3_v04",),
-                                                    audio_weights, repr_name, content)
-            image = f"openl3_image_{repr_name}_{content}"
-            out[image] = EmbeddingModelInfo(image, "image", "l3_image", (), image, repr_name, content)
-    return out
+    """One model per OpenL3 preset."""
+    from kaudio.models.l3.l3_presets import PRESETS
+
+    return {name: EmbeddingModelInfo(name, p.modality, p.spec, tuple(p.overrides), p.weights, p.input_repr,
+                                     p.content_type) for name, p in PRESETS.items()}
 
 
+#: ``{name: EmbeddingModelInfo}``, derived from the OpenL3 presets (:mod:`kaudio.models.l3.l3_presets`).
 MODELS: dict[str, EmbeddingModelInfo] = _catalogue()
 
 
@@ -99,7 +97,7 @@ PRETRAINED = "pretrained"
 
 
 def load_embedding_model(model: str = DEFAULT_AUDIO_MODEL, embedding_size: int | None = None,
-                         weights: "str | os.PathLike | None" = PRETRAINED):
+                         weights: "str | os.PathLike | None" = PRETRAINED, dtype_policy=None):
     """Build (once) and return the Keras model for ``model`` with ``embedding_size``.
 
     Args:
@@ -109,26 +107,38 @@ def load_embedding_model(model: str = DEFAULT_AUDIO_MODEL, embedding_size: int |
             use), a path to a weight file (an OpenL3 ``.h5`` or a kaudio ``.weights.h5``), or
             ``None`` for randomly initialised weights. There is no silent fallback: missing
             pretrained weights raise :class:`~kaudio.errors.WeightsError`.
+        dtype_policy: a Keras dtype policy (``"mixed_bfloat16"``, ``"float32"``, a
+            ``keras.DTypePolicy``; :data:`kaudio.dtypes.POLICY_NAMES`) every layer is built under;
+            ``None``: the policy in force (float32 unless changed). The front end keeps its
+            ``precision`` (float64 for OpenL3) and the weights stay float32 under ``mixed_*``.
 
-    The model is cached per (model, embedding_size, weights): repeated calls return the same
-    object, so its traced inference function is reused.
+    The model is cached per (model, embedding_size, weights, dtype policy): repeated calls return
+    the same object, so its traced inference function is reused.
+
+    Raises:
+        KaudioError: an unknown model, size or dtype policy.
     """
+    from kaudio.dtypes import policy_config
+
     info = model_info(model)
     embedding_size = check_embedding_size(model, embedding_size)
+    policy = policy_config(dtype_policy)
     weights_key = str(Path(weights).resolve()) if isinstance(weights, (str, os.PathLike)) and weights != PRETRAINED else weights
-    key = (info.name, embedding_size, weights_key)
+    key = (info.name, embedding_size, weights_key, policy if isinstance(policy, str) else repr(policy))
     with _LOCK:
         cached = _CACHE.get(key)
         if cached is None:
-            cached = _build(info, embedding_size, weights)
+            cached = _build(info, embedding_size, weights, policy)
             _CACHE[key] = cached
     return cached
 
 
-def _build(info: EmbeddingModelInfo, embedding_size: int, weights):
+def _build(info: EmbeddingModelInfo, embedding_size: int, weights, dtype_policy):
     from kaudio.builder import build
+    from kaudio.dtypes import dtype_policy_scope
 
-    model = build(model_spec(info.name, embedding_size))
+    with dtype_policy_scope(dtype_policy):
+        model = build(model_spec(info.name, embedding_size))
     if weights is not None:
         from kaudio import pretrained
 

@@ -8,13 +8,27 @@ Pipeline (each step a layer, only the STFT engine is backend-specific)::
       → Power(spectrum_power)  |X| or |X|²                    kaudio, keras.ops
       → MelFilterbank → Power(mel_exponent)   (mel only)      kaudio, keras.ops
       → Decibel(openl3 / power_to_db / log / none)            kaudio, keras.ops
-      → layout freq_time (F, T, ch) or time_freq (T, F, ch), cast to float32
+      → layout freq_time (F, T, ch) or time_freq (T, F, ch), cast to the output dtype (float32)
 
-``precision: float64`` runs every step in float64 and casts the result to float32. In float32
-the STFT's rounding error (~1e-7 of a frame's peak) becomes up to 0.5 dB (mel256) or 1.7 dB
-(linear) in bins 60–80 dB below the peak once OpenL3's 10·log10-of-magnitude is applied; in
-float64 the error to an exact computation is below 1e-8 dB. The cost on CPU is small next to
-the CNN (the STFT and filterbank are <1% of an L3 forward pass).
+``precision: float64`` runs every step in float64 and casts the result to float32 (the output
+dtype; see dtype policies below). In float32 the STFT's rounding error (~1e-7 of a frame's
+peak) becomes up to 0.5 dB (mel256) or 1.7 dB (linear) in bins 60–80 dB below the peak once
+OpenL3's 10·log10-of-magnitude is applied; in float64 the error to an exact computation is
+below 1e-8 dB. The cost on CPU is small next to the CNN (the STFT and filterbank are <1% of an
+L3 forward pass).
+
+Dtype policies (Keras mixed-precision guide, https://keras.io/guides/mixed_precision/): a front
+end built under a policy (its ``dtype``, or the policy in force when it is built,
+:func:`kaudio.dtypes.dtype_policy_scope`) keeps its ``precision`` for every step (their layers are
+created with ``dtype=precision``, which a policy does not override), and the waveform is not cast
+to the policy's compute dtype on the way in (the layer has ``autocast=False``): a bfloat16
+waveform keeps 8 bits of mantissa and would lose the quiet bins the float64 setting is there for.
+The result is cast to the front end's compute dtype, which is the policy's *variable* dtype: for
+``mixed_bfloat16`` / ``mixed_float16`` the front end takes the policy ``float32`` (it owns no
+variables, so the mixed policy's only effect would be a 16-bit output). The backbone's first
+layer casts its input to bfloat16 itself, so the network computes exactly as if the front end
+had cast, while numpy readers of the spectrogram (fast-mode embedding's per-frame dB reference,
+plots) get float32. Under a pure 16-bit policy (``bfloat16``) the output is 16-bit.
 """
 from __future__ import annotations
 
@@ -23,6 +37,7 @@ import math
 import keras
 from keras import ops
 
+from kaudio.dtypes import get_policy
 from kaudio.frontends.engines import ENGINES, WINDOWS
 from kaudio.frontends.presets import LINEAR_PRESETS, MEL_PRESETS
 from kaudio.layers.decibel import DECIBEL_MODES, Decibel
@@ -63,6 +78,15 @@ MEL_FIELDS = (
 )
 
 
+def output_policy(dtype=None):
+    """The dtype policy of a front end built with ``dtype`` (``None``: the policy in force): a mixed
+    policy's variable dtype (module docstring), any other policy as it is."""
+    policy = get_policy(dtype)
+    if policy.compute_dtype != policy.variable_dtype and policy.quantization_mode is None:
+        return keras.DTypePolicy(policy.variable_dtype)
+    return policy
+
+
 class SpectrogramFrontEnd(keras.layers.Layer):
     """Base of the linear and mel front ends (see the module docstring for the pipeline)."""
 
@@ -72,6 +96,8 @@ class SpectrogramFrontEnd(keras.layers.Layer):
                  window: str = "hann", padding: str = "valid", pad_mode: str = "constant", spectrum_power: float = 1.0,
                  decibel: str = "power_to_db", db_amin: float = 1e-10, db_ref: float = 1.0, db_top: float | None = 80.0,
                  layout: str = "freq_time", precision: str = "float32", engine: str = "kapre", **kwargs):
+        kwargs["autocast"] = False  # the waveform reaches call() in its own dtype (module docstring)
+        kwargs["dtype"] = output_policy(kwargs.get("dtype"))
         super().__init__(**kwargs)
         win_length = win_length or n_fft
         hop_length = hop_length or win_length // 4
@@ -143,8 +169,9 @@ class SpectrogramFrontEnd(keras.layers.Layer):
 
     # ---- spec hooks -------------------------------------------------------------------------
     @classmethod
-    def from_spec(cls, params: dict, input_params: dict, name: str = "frontend"):
-        return cls(sample_rate=input_params["sample_rate"], name=name, **params)
+    def from_spec(cls, params: dict, input_params: dict, name: str = "frontend", dtype=None):
+        """The front end of a validated spec section; ``dtype``: its policy (``None``: the policy in force)."""
+        return cls(sample_rate=input_params["sample_rate"], name=name, dtype=dtype, **params)
 
     @classmethod
     def check_spec(cls, params: dict, context) -> list[tuple[str, str]]:

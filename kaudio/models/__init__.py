@@ -1,6 +1,9 @@
-"""Model families (one folder each) and the spec-built :class:`KaudioModel`."""
-from kaudio.models import l3  # noqa: F401  (registers the L3 backbones)
-from kaudio.models import panns  # noqa: F401  (registers the PANNs CNN14/CNN10 backbones)
+"""Model families (one folder each, each with its presets), the :class:`Backbone` base class and
+the spec-built :class:`KaudioModel`."""
+from kaudio.models import l3  # noqa: F401  (registers the L3 backbones and the OpenL3 presets)
+from kaudio.models import panns  # noqa: F401  (registers the PANNs CNN14/CNN10 backbones and presets)
+from kaudio.models.backbone import Backbone
 from kaudio.models.kaudio_model import KaudioModel
+from kaudio.models.presets import Preset, all_presets, get_preset
 
-__all__ = ["KaudioModel"]
+__all__ = ["Backbone", "KaudioModel", "Preset", "all_presets", "get_preset"]

@@ -5,19 +5,25 @@ from typing import Sequence
 
 import keras
 
+from kaudio.dtypes import dtype_policy_scope
+from kaudio.models.backbone import Backbone
 from kaudio.models.l3.trunk import l3_conv_trunk
 from kaudio.registry import register
 from kaudio.spec.schema import Field, Schema
 
 
-class L3Backbone(keras.Model):
+class L3Backbone(Backbone):
     """Base of the two L3 subnetworks: the shared trunk on a (height, width, channels) input.
+
+    ``get_config`` / ``from_config`` / ``from_spec`` / ``from_preset`` come from
+    :class:`~kaudio.models.backbone.Backbone`; the presets are in :mod:`kaudio.models.l3.l3_presets`.
 
     Args:
         feature_shape: (height, width, channels) of the input — (freq, time, 1) spectrograms for
             audio, (224, 224, 3) images for vision. ``None`` entries allow variable sizes.
         filters: channels per block; two convolutions each, the last one linear.
         l2_regularization: L2 factor on conv kernels (1e-5 in OpenL3).
+        dtype: dtype policy of every layer (``"mixed_bfloat16"`` …; ``None``: the policy in force).
     """
 
     embedding_layer_name = ""
@@ -31,30 +37,19 @@ class L3Backbone(keras.Model):
     ))
 
     def __init__(self, feature_shape: Sequence[int | None] | None = None, filters: Sequence[int] = (64, 128, 256, 512),
-                 l2_regularization: float = 1e-5, **kwargs):
+                 l2_regularization: float = 1e-5, dtype=None, **kwargs):
         feature_shape = tuple(feature_shape or self.default_feature_shape)
         # === Layers === (created by the shared trunk) / === Functional Model ===
-        inputs = keras.Input(shape=feature_shape, name="features")
-        outputs = l3_conv_trunk(inputs, filters, l2=l2_regularization, pool_padding=self.pool_padding,
-                                embedding_layer_name=self.embedding_layer_name,
-                                first_block_orders=self.first_block_orders)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        with dtype_policy_scope(dtype):
+            inputs = keras.Input(shape=feature_shape, name="features")
+            outputs = l3_conv_trunk(inputs, filters, l2=l2_regularization, pool_padding=self.pool_padding,
+                                    embedding_layer_name=self.embedding_layer_name,
+                                    first_block_orders=self.first_block_orders)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
         # === Config ===
         self.feature_shape = feature_shape
-        self.filters = list(filters)
+        self.filters = [int(f) for f in filters]
         self.l2_regularization = float(l2_regularization)
-
-    def get_config(self):
-        return {"feature_shape": list(self.feature_shape), "filters": self.filters,
-                "l2_regularization": self.l2_regularization, "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    @classmethod
-    def from_spec(cls, params: dict, feature_shape: Sequence[int | None], name: str = "backbone"):
-        return cls(feature_shape=feature_shape, name=name, **params)
 
     @classmethod
     def spec_output_shape(cls, params: dict, feature_shape: tuple) -> tuple[tuple | None, list[tuple[str, str]]]:

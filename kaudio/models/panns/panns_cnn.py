@@ -35,24 +35,28 @@ import keras
 from keras import layers, ops
 
 from kaudio.blocks import conv_block
+from kaudio.dtypes import dtype_policy_scope
+from kaudio.models.backbone import Backbone
+from kaudio.models.panns.panns_presets import ARCHITECTURES
 from kaudio.registry import register
 from kaudio.spec.schema import Field, Schema
 
-#: Sheet §3.2: CNN14 has six blocks, the last without pooling; CNN10 four blocks, all pooled.
-PRESETS = {
-    "cnn14": dict(filters=[64, 128, 256, 512, 1024, 2048], embedding_size=2048, pool_last_block=False),
-    "cnn10": dict(filters=[64, 128, 256, 512], embedding_size=512, pool_last_block=True),
-}
+#: The ``preset:`` values of a spec's ``panns_cnn`` section (sheet §3.2), from :mod:`~kaudio.models.panns.panns_presets`.
+PRESETS = ARCHITECTURES
 
 
 @keras.saving.register_keras_serializable(package="kaudio")
 class TimeFreqPooling(keras.layers.Layer):
     """PANNs' global pooling of a ``(batch, time, freq, C)`` map (sheet §3.2, Kong et al. §2.2):
-    mean over frequency, then ``max over time + mean over time`` → ``(batch, C)``."""
+    mean over frequency, then ``max over time + mean over time`` → ``(batch, C)``.
+
+    The means are summed in float32 whatever the compute dtype (a bfloat16 mean over a long time
+    axis loses the small terms); the result is cast back to the compute dtype."""
 
     def call(self, x):
-        x = ops.mean(x, axis=2)
-        return ops.max(x, axis=1) + ops.mean(x, axis=1)
+        dtype = x.dtype
+        x = ops.mean(ops.cast(x, "float32"), axis=2)
+        return ops.cast(ops.max(x, axis=1) + ops.mean(x, axis=1), dtype)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])
@@ -82,8 +86,12 @@ def feature_problems(feature_shape: Sequence[int | None], filters: Sequence[int]
 
 @keras.saving.register_keras_serializable(package="kaudio")
 @register("backbone", "panns_cnn")
-class PannsCNN(keras.Model):
+class PannsCNN(Backbone):
     """PANNs CNN14 / CNN10 and narrower variants on a ``(time, mel, 1)`` log-mel (module docstring).
+
+    ``get_config`` / ``from_config`` / ``from_spec`` / ``from_preset`` come from
+    :class:`~kaudio.models.backbone.Backbone`; the presets (``cnn14``, ``cnn10``, ``cnn14_16k``) are
+    in :mod:`kaudio.models.panns.panns_presets`.
 
     Parameters (sheet §3.3, 527-class tagger head included): CNN14 80,753,615 trainable +
     16,256 BN moving statistics; CNN10 5,219,279 + 3,968.
@@ -96,6 +104,7 @@ class PannsCNN(keras.Model):
         dropout: dropout after each block (0.2).
         embedding_dropout: dropout before fc1 (0.5).
         bn_epsilon / bn_momentum: of every BatchNormalization (PyTorch defaults: 1e-5, 0.9).
+        dtype: dtype policy of every layer (``"mixed_bfloat16"`` …; ``None``: the policy in force).
     """
 
     spec_schema = Schema((
@@ -112,26 +121,28 @@ class PannsCNN(keras.Model):
 
     def __init__(self, feature_shape: Sequence[int | None] = (1001, 64, 1), filters: Sequence[int] = (64, 128, 256, 512),
                  embedding_size: int = 512, pool_last_block: bool = True, dropout: float = 0.2,
-                 embedding_dropout: float = 0.5, bn_epsilon: float = 1e-5, bn_momentum: float = 0.9, **kwargs):
+                 embedding_dropout: float = 0.5, bn_epsilon: float = 1e-5, bn_momentum: float = 0.9, dtype=None,
+                 **kwargs):
         feature_shape = tuple(feature_shape)
         problems = feature_problems(feature_shape, filters, pool_last_block)
         if problems:
             raise ValueError("; ".join(message for _, message in problems))
         # === Layers === (created inline) / === Functional Model ===
-        inputs = keras.Input(shape=feature_shape, name="features")
-        x = layers.BatchNormalization(axis=2, epsilon=bn_epsilon, momentum=bn_momentum, name="bn0")(inputs)
-        for i, width in enumerate(filters):
-            last = i == len(filters) - 1
-            x = conv_block(x, int(width), name=f"conv_block{i + 1}", convs=2,
-                           pool_size=None if (last and not pool_last_block) else (2, 2), pool_type="avg",
-                           dropout=dropout, use_bias=False, kernel_initializer="glorot_uniform",
-                           bn_epsilon=bn_epsilon, bn_momentum=bn_momentum)
-        x = TimeFreqPooling(name="global_pool")(x)
-        if embedding_dropout:
-            x = layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
-        outputs = layers.Dense(embedding_size, activation="relu", kernel_initializer="glorot_uniform",
-                               bias_initializer="zeros", name="fc1")(x)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        with dtype_policy_scope(dtype):
+            inputs = keras.Input(shape=feature_shape, name="features")
+            x = layers.BatchNormalization(axis=2, epsilon=bn_epsilon, momentum=bn_momentum, name="bn0")(inputs)
+            for i, width in enumerate(filters):
+                last = i == len(filters) - 1
+                x = conv_block(x, int(width), name=f"conv_block{i + 1}", convs=2,
+                               pool_size=None if (last and not pool_last_block) else (2, 2), pool_type="avg",
+                               dropout=dropout, use_bias=False, kernel_initializer="glorot_uniform",
+                               bn_epsilon=bn_epsilon, bn_momentum=bn_momentum)
+            x = TimeFreqPooling(name="global_pool")(x)
+            if embedding_dropout:
+                x = layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
+            outputs = layers.Dense(embedding_size, activation="relu", kernel_initializer="glorot_uniform",
+                                   bias_initializer="zeros", name="fc1")(x)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
         # === Config ===
         self.feature_shape = feature_shape
         self.filters = [int(f) for f in filters]
@@ -141,16 +152,6 @@ class PannsCNN(keras.Model):
         self.embedding_dropout = float(embedding_dropout)
         self.bn_epsilon = float(bn_epsilon)
         self.bn_momentum = float(bn_momentum)
-
-    def get_config(self):
-        return {"feature_shape": list(self.feature_shape), "filters": self.filters, "embedding_size": self.embedding_size,
-                "pool_last_block": self.pool_last_block, "dropout": self.dropout,
-                "embedding_dropout": self.embedding_dropout, "bn_epsilon": self.bn_epsilon,
-                "bn_momentum": self.bn_momentum, "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     # --- spec component -----------------------------------------------------------------------
 
@@ -168,8 +169,4 @@ class PannsCNN(keras.Model):
         """``(embedding_size,)``, or the problems of a ``(time, mel, channels)`` input too small for the pools."""
         problems = feature_problems(feature_shape, params["filters"], params["pool_last_block"])
         return (None if problems else (params["embedding_size"],)), problems
-
-    @classmethod
-    def from_spec(cls, params: dict, feature_shape: Sequence[int | None], name: str = "backbone"):
-        return cls(feature_shape=feature_shape, name=name, **params)
 

@@ -39,7 +39,7 @@ def test_get_config_is_constructor_arguments_and_round_trips(tmp_path):
     model = L3AudioBackbone(feature_shape=(32, 20, 1), filters=[4, 8], l2_regularization=0.0, name="bb")
     config = model.get_config()
     assert config == {"feature_shape": [32, 20, 1], "filters": [4, 8], "l2_regularization": 0.0, "name": "bb",
-                      "trainable": True}
+                      "trainable": True, "dtype": "float32"}
     clone = L3AudioBackbone.from_config(config)
     assert clone.count_params() == model.count_params()
     x = np.random.default_rng(0).standard_normal((1, 32, 20, 1)).astype("float32")
