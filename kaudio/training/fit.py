@@ -40,13 +40,17 @@ Determinism: ``train.deterministic`` (default true) calls
 
 Precision and devices: ``train.dtype_policy`` (e.g. ``mixed_bfloat16``) builds the model under that
 Keras dtype policy (:mod:`kaudio.dtypes`); ``train.distribution`` runs the trainer under a
-``tf.distribute`` strategy (:mod:`kaudio.training.distribution`).
+``tf.distribute`` strategy (:mod:`kaudio.training.distribution`). With ``multi_worker`` only the
+chief writes ``run_dir``; the other workers keep their own backup in a private temporary folder
+(:func:`worker_run_dir`), and the strategy must be started with
+:func:`kaudio.training.distribution.make_strategy` before the datasets are built.
 """
 from __future__ import annotations
 
 import contextlib
 import csv
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -172,8 +176,9 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
     strategy = make_strategy(settings.get("distribution"), spec.source)
     chief = is_chief(strategy)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(spec)
+    chief_run_dir = run_dir
     if not chief:  # a non-chief multi-worker process writes nothing the chief also writes
-        run_dir = Path(tempfile.mkdtemp(prefix="kaudio_worker_"))
+        run_dir = worker_run_dir(run_dir, strategy)
     ensure_writable_folder(run_dir, "run folder")
     backup_dir = run_dir / "backup"
     resuming = backup_dir.is_dir() and any(backup_dir.iterdir())
@@ -196,6 +201,9 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
         wrapper(_zeros_like_input(model))  # built before BackupAndRestore restores
         steps = count_batches(train_ds)
         wrapper.compile(optimizer=trainer.optimizer(steps), jit_compile=settings["jit_compile"])
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _multi_worker_keras_fixes(wrapper, train_ds.element_spec)
+        _check_same_start(strategy, _backup_epoch(backup_dir) if resuming else 0, run_dir)
 
     monitor, mode = trainer.monitor
     best = BestModel(run_dir, monitor, mode, resuming)
@@ -215,7 +223,82 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
     if not (run_dir / "best.keras").is_file():
         raise KaudioError(f"no epoch produced a finite {monitor}; nothing was saved in {run_dir}")
     model.load_weights(run_dir / "best.keras")
-    return FitResult(model, read_history(run_dir / "history.csv"), best.best_epoch, run_dir, spec)
+    history = read_history(run_dir / "history.csv")
+    if not chief:  # finished: nothing left to resume from
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return FitResult(model, history, best.best_epoch, chief_run_dir, spec)
+
+
+def worker_run_dir(run_dir: Path, strategy) -> Path:
+    """The private folder of a non-chief multi-worker process for the run ``run_dir``.
+
+    Every worker runs the same callbacks, so each needs its own backup (BackupAndRestore) to
+    resume from; only the chief's goes to ``run_dir``. The others use a folder in the system's
+    temporary directory named after the run and the task, so the same command on the same machine
+    finds it again after an interruption (a resumed worker that started over would run more steps
+    than the chief and wait for it forever). It is removed when the run finishes.
+    """
+    import hashlib
+
+    resolver = strategy.cluster_resolver
+    digest = hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"kaudio_worker_{resolver.task_type}{resolver.task_id}_{digest}"
+
+
+def _multi_worker_keras_fixes(wrapper, element_spec) -> None:
+    """Let Keras 3's TensorFlow trainer run ``wrapper.fit`` under a multi-worker strategy.
+
+    Two steps of Keras 3's ``fit`` fail as soon as a MultiWorkerMirroredStrategy spans several
+    workers (Keras 3.13, TensorFlow 2.17):
+
+    * before training and before each validation pass it averages the first distributed batch
+      over the replicas (``strategy.reduce(MEAN, batch, axis=None)``) only to learn its shapes,
+      which fails on a nested ``(audio, targets dict)`` batch ("Attempt to convert a value
+      (PerReplica…) … to a Tensor"). The shapes are those of the undistributed dataset's
+      ``element_spec``, so the symbolic build is given those: no data is read, nothing is reduced.
+    * after each step it averages every logged value over the replicas with
+      ``strategy.reduce(MEAN, value, axis=0)``, which fails on the scalar metric results
+      ("Invalid reduction dimension 0 for input with 0 dimensions"). The steps therefore return
+      each value as a vector of one; the average over axis 0 gives back the scalar, as with one
+      worker. (These per-step values only feed the progress bar: the epoch values of the
+      callbacks and ``history.csv`` are read from the metric variables after the epoch, summed
+      over all replicas.)
+
+    Distributing the datasets, the all-reduced gradient steps and the metrics stay Keras's own.
+    """
+    import tensorflow as tf
+
+    specs = keras.tree.map_structure(lambda s: keras.KerasTensor(tuple(s.shape), s.dtype.name), element_spec)
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        with wrapper.distribute_strategy.scope():
+            wrapper._symbolic_build(data_batch=specs if data_batch is None else data_batch)
+
+    def vectors(step):
+        def run(data):
+            return {name: tf.reshape(value, (1,)) if value.shape.rank == 0 else value
+                    for name, value in step(data).items()}
+        return run
+
+    wrapper._maybe_symbolic_build = maybe_symbolic_build
+    wrapper.train_step, wrapper.test_step = vectors(wrapper.train_step), vectors(wrapper.test_step)
+
+
+def _check_same_start(strategy, epoch: int, run_dir: Path) -> None:
+    """Raise on every worker when the workers would start from different epochs.
+
+    Workers that resume from different backups would run different numbers of steps, and the
+    ones with more steps would wait for the others' all-reduce forever; this compares the
+    workers' starting epochs (one all-gather) so that all of them stop with the same message.
+    """
+    import tensorflow as tf
+
+    starts = strategy.gather(strategy.run(lambda: tf.constant([epoch], tf.int64)), axis=0).numpy().tolist()
+    if len(set(starts)) > 1:
+        raise KaudioError(f"the workers would resume from different epochs (finished epochs by replica: {starts}; "
+                          f"this worker's backup: {run_dir / 'backup'}, {epoch} epochs): a worker lost its backup. "
+                          "Delete the run's backup/ folders (the chief's is RUN_DIR/backup, the other workers' "
+                          "are in their temporary directory) to start the run over on every worker")
 
 
 def _zeros_like_input(model):
