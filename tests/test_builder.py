@@ -47,6 +47,8 @@ HEAD_VARIANTS = sorted(name for group in GROUPS for name in group[1:])
 
 
 def _expected_shapes(spec, batch: int) -> dict | tuple:
+    if spec.fusion:
+        return (batch, spec.fusion["num_classes"])
     head = spec.head
     if "hierarchy" in head:
         hierarchy = Hierarchy.from_mapping(head["hierarchy"])
@@ -55,6 +57,16 @@ def _expected_shapes(spec, batch: int) -> dict | tuple:
             shapes["attention"] = (batch, hierarchy.n_fine, hierarchy.n_coarse)
         return shapes
     return (batch, head["embedding_size"] if "embedding_size" in head else head["num_classes"])
+
+
+def _example_inputs(model, batch: int = 2):
+    """Random inputs for a model (a dict for a model with towers)."""
+    rng = np.random.default_rng(0)
+
+    def one(tensor):
+        return rng.standard_normal((batch,) + tuple(tensor.shape[1:])).astype("float32") * 0.1
+
+    return {name: one(t) for name, t in model.input.items()} if isinstance(model.input, dict) else one(model.input)
 
 
 def _as_dict(output) -> dict:
@@ -76,8 +88,7 @@ def test_bundled_spec_builds_saves_reloads_identically(name, tmp_path):
     model = kaudio.build(name)
     assert isinstance(model, kaudio.KaudioModel)
     assert model.get_config()["spec"]["name"] == name
-    shape = (2,) + tuple(model.inputs[0].shape[1:])
-    x = np.random.default_rng(0).standard_normal(shape).astype("float32") * 0.1
+    x = _example_inputs(model)
     expected = _as_dict(model.predict(x, verbose=0))
     model.save(tmp_path / f"{name}.keras")
     loaded = keras.models.load_model(tmp_path / f"{name}.keras")
@@ -168,6 +179,21 @@ def test_model_config_records_the_resolved_spec():
     assert spec["frontend"]["type"] == "linear" and spec["frontend"]["n_fft"] == 512
     assert spec["head"]["embedding_size"] == 512
     assert kaudio.load_spec(spec) == model.spec
+
+
+def test_l3_avc_m256_is_the_reference_audio_visual_network():
+    """marl/l3embedding's AVC network: towers with BN + ReLU after the embedding conv, max-pooled to 512,
+    concat vision first → Dense 128 ReLU → Dense 2 softmax; 9,516,434 parameters (7,688 BN statistics)."""
+    model = kaudio.build("l3_avc_m256")
+    assert model.count_params() == 9_516_434
+    assert sum(int(np.prod(w.shape)) for w in model.non_trainable_weights) == 7_688
+    assert model.tower_names == ["vision", "audio"] and model.spec.fusion["order"] == ["vision", "audio"]
+    assert model.tower("vision").count_params() == 4_693_068 and model.tower("audio").count_params() == 4_691_908
+    assert model.get_layer("fusion").count_params() == 131_458
+    audio_backbone = model.tower("audio").get_layer("backbone")
+    assert audio_backbone.layers[-3].name == "audio_embedding_layer"  # the embedding tap, before BN + ReLU
+    assert [layer.name for layer in audio_backbone.layers[-2:]] == ["audio_embedding_layer_bn", "audio_embedding_layer_relu"]
+    assert model.output.shape == (None, 2)
 
 
 def test_bare_backbone_without_head():

@@ -51,6 +51,9 @@ def run(args) -> int:
     if args.seeds < 1:
         raise KaudioError(f"--seeds must be >= 1, got {args.seeds}")
     spec = training_spec(args.spec, overrides)
+    from kaudio.training.distribution import make_strategy
+
+    make_strategy(spec.train.get("distribution"), spec.source)  # multi-worker must start before any dataset
     if args.lambda_grid is not None and (spec.loss or {}).get("type") != "hierarchical_bce":
         raise KaudioError("--lambda-grid searches λ of the hierarchical BCE (loss.fine_weight); this spec's loss is "
                           f"{(spec.loss or {}).get('type')!r}")

@@ -48,6 +48,7 @@ class KaudioModel(keras.Model):
         # === Config ===
         self.spec = spec
         self.dtype_policy_name = policy
+        self.dtype_policy = policy  # functional models ignore a `dtype=` argument (as keras-hub's backbones)
 
     @staticmethod
     def _graph(spec: Spec):

@@ -80,4 +80,14 @@ class SupervisedModel(keras.Model):
         loss = parts["loss"]
         if self.losses:  # regularisers of the wrapped model's layers
             loss = loss + ops.sum(ops.stack([ops.cast(value, "float32") for value in self.losses]))
-        return loss
+        return scale_for_replicas(loss)
+
+
+def scale_for_replicas(loss):
+    """``loss / replicas`` under a ``tf.distribute`` strategy: Keras sums the replicas' gradients and
+    multiplies the logged loss back by the number of replicas (its compiled losses are scaled the
+    same way), so a ``compute_loss`` override must return the per-replica share. A no-op on one device."""
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss * (1.0 / replicas)

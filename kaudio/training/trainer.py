@@ -26,7 +26,10 @@ Hooks (all optional but :meth:`Trainer.training_model` and :meth:`Trainer.optimi
                                    ``best.keras``)
 ``prepare(model, run_dir, ...)``   before compiling, on a fresh run (initial weights, freezing)
 ``training_model(model)``          the ``keras.Model`` that ``fit`` runs (wraps ``model``:
-                                   losses, augmentation, teacher …)
+                                   losses, augmentation, teacher …); a ``compute_loss`` override
+                                   returns its loss through
+                                   :func:`kaudio.training.model.scale_for_replicas` so that
+                                   distributed runs train and log like one device
 ``optimizer(steps_per_epoch)``     the Keras optimizer
 ``callbacks(run_dir)``             extra Keras callbacks (run before the best-checkpoint one, so
                                    they may add metrics to the epoch logs)

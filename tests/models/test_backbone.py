@@ -16,8 +16,10 @@ from tests.conftest import tiny_audio_spec
 
 #: One small instance per registered backbone: (class, every constructor argument, input shape).
 SMALL = [
-    (L3AudioBackbone, dict(feature_shape=[32, 20, 1], filters=[4, 8], l2_regularization=0.0), (32, 20, 1)),
-    (L3ImageBackbone, dict(feature_shape=[16, 16, 3], filters=[4, 8, 8], l2_regularization=1e-4), (16, 16, 3)),
+    (L3AudioBackbone, dict(feature_shape=[32, 20, 1], filters=[4, 8], l2_regularization=0.0,
+                           embedding_bn_relu=True), (32, 20, 1)),
+    (L3ImageBackbone, dict(feature_shape=[16, 16, 3], filters=[4, 8, 8], l2_regularization=1e-4,
+                           embedding_bn_relu=False), (16, 16, 3)),
     (PannsCNN, dict(feature_shape=[24, 16, 1], filters=[4, 8], embedding_size=8, pool_last_block=False, dropout=0.1,
                     embedding_dropout=0.3, bn_epsilon=1e-3, bn_momentum=0.99), (24, 16, 1)),
 ]

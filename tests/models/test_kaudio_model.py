@@ -94,3 +94,15 @@ def test_tower_problems_are_spec_problems():
         kaudio.load_spec(spec)
     (problem,) = info.value.problems
     assert problem.path == "towers.audio.backbone" and "max-pools" in problem.message
+
+
+def test_a_dtype_policy_is_recorded_and_survives_saving(tmp_path):
+    model = KaudioModel(tiny_audio_spec(), dtype_policy="mixed_bfloat16")
+    assert model.dtype_policy.name == "mixed_bfloat16"
+    assert model.backbone.get_layer("block1_conv1_conv").dtype_policy.name == "mixed_bfloat16"
+    assert model.frontend.filterbank_layers[0].dtype_policy.name == "float32"  # the front end keeps its precision
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.get_config()["dtype_policy"] == "mixed_bfloat16"
+    assert loaded.backbone.get_layer("block1_conv1_conv").dtype_policy.name == "mixed_bfloat16"
+    assert "dtype_policy" not in kaudio.build(tiny_audio_spec()).get_config()

@@ -125,9 +125,6 @@ def test_mirrored_on_two_cpu_devices_trains_like_one_device(baseline):
     assert not (run / "backup").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="SupervisedModel.compute_loss (kaudio/training/model.py) returns its replica's "
-                                       "mean loss undivided by the number of replicas: Keras logs loss and val_loss "
-                                       "times the replicas and sums the replicas' gradients (twice the gradient here)")
 def test_mirrored_loss_and_weights_match_one_device(baseline):
     one, mirrored = baseline["one"], baseline["mirrored"]
     for key in ("loss", "val_loss"):

@@ -23,6 +23,10 @@ class L3Backbone(Backbone):
             audio, (224, 224, 3) images for vision. ``None`` entries allow variable sizes.
         filters: channels per block; two convolutions each, the last one linear.
         l2_regularization: L2 factor on conv kernels (1e-5 in OpenL3).
+        embedding_bn_relu: follow the embedding conv with batch normalisation and ReLU, as the
+            audio-visual correspondence network is trained (marl/l3embedding's towers); the
+            embedding that openl3 releases taps the conv *before* them (the layer named
+            ``embedding_layer_name``), so the released networks have ``False``.
         dtype: dtype policy of every layer (``"mixed_bfloat16"`` …; ``None``: the policy in force).
     """
 
@@ -34,10 +38,12 @@ class L3Backbone(Backbone):
     spec_schema = Schema((
         Field("filters", list, [64, 128, 256, 512], "channels of each two-conv block", item_kind=int, minimum=1),
         Field("l2_regularization", float, 1e-5, "L2 factor on conv kernels", minimum=0),
+        Field("embedding_bn_relu", bool, False, "batch norm + ReLU after the embedding conv (the audio-visual "
+              "training network; the released embedding taps the conv before them)"),
     ))
 
     def __init__(self, feature_shape: Sequence[int | None] | None = None, filters: Sequence[int] = (64, 128, 256, 512),
-                 l2_regularization: float = 1e-5, dtype=None, **kwargs):
+                 l2_regularization: float = 1e-5, embedding_bn_relu: bool = False, dtype=None, **kwargs):
         feature_shape = tuple(feature_shape or self.default_feature_shape)
         # === Layers === (created by the shared trunk) / === Functional Model ===
         with dtype_policy_scope(dtype):
@@ -45,11 +51,15 @@ class L3Backbone(Backbone):
             outputs = l3_conv_trunk(inputs, filters, l2=l2_regularization, pool_padding=self.pool_padding,
                                     embedding_layer_name=self.embedding_layer_name,
                                     first_block_orders=self.first_block_orders)
+            if embedding_bn_relu:
+                outputs = keras.layers.BatchNormalization(name=f"{self.embedding_layer_name}_bn")(outputs)
+                outputs = keras.layers.Activation("relu", name=f"{self.embedding_layer_name}_relu")(outputs)
         super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
         # === Config ===
         self.feature_shape = feature_shape
         self.filters = [int(f) for f in filters]
         self.l2_regularization = float(l2_regularization)
+        self.embedding_bn_relu = bool(embedding_bn_relu)
 
     @classmethod
     def spec_output_shape(cls, params: dict, feature_shape: tuple) -> tuple[tuple | None, list[tuple[str, str]]]:

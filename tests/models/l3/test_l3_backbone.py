@@ -39,6 +39,7 @@ def test_get_config_is_constructor_arguments_and_round_trips(tmp_path):
     model = L3AudioBackbone(feature_shape=(32, 20, 1), filters=[4, 8], l2_regularization=0.0, name="bb")
     config = model.get_config()
     assert config == {"feature_shape": [32, 20, 1], "filters": [4, 8], "l2_regularization": 0.0, "name": "bb",
+                      "embedding_bn_relu": False,
                       "trainable": True, "dtype": "float32"}
     clone = L3AudioBackbone.from_config(config)
     assert clone.count_params() == model.count_params()
@@ -51,3 +52,16 @@ def test_variable_time_axis():
     model = L3AudioBackbone(feature_shape=(64, None, 1), filters=[4, 8])
     assert model(np.zeros((1, 64, 40, 1), "float32")).shape == (1, 32, 20, 8)
     assert model(np.zeros((1, 64, 30, 1), "float32")).shape == (1, 32, 15, 8)
+
+
+def test_embedding_bn_relu_follows_the_embedding_conv(tmp_path):
+    from kaudio.models.l3 import L3AudioBackbone
+    from tests.helpers import keras_round_trip
+
+    plain = L3AudioBackbone(feature_shape=(32, 32, 1), filters=[4, 8])
+    trained = L3AudioBackbone(feature_shape=(32, 32, 1), filters=[4, 8], embedding_bn_relu=True)
+    assert trained.count_params() == plain.count_params() + 4 * 8  # gamma, beta, moving mean and variance
+    assert trained.get_config()["embedding_bn_relu"] is True and plain.get_config()["embedding_bn_relu"] is False
+    x = np.random.default_rng(0).standard_normal((2, 32, 32, 1)).astype("float32")
+    out, loaded = keras_round_trip(trained, x, tmp_path)
+    assert (out >= 0).all() and loaded.get_config() == trained.get_config()
