@@ -138,3 +138,13 @@ def test_panns_cnn10_parameters():
     assert variable.get_config()["filters"][-1] == 2048 and variable.get_config()["dtype"] == "mixed_bfloat16"
     assert np.asarray(variable(np.zeros((1, 100, 64, 1), "float32")), np.float32).shape == (1, 2048)
     assert isinstance(variable.get_layer("fc1"), keras.layers.Dense)
+
+
+def test_a_preset_gives_its_input_and_a_front_end():
+    from kaudio.models.presets import get_preset
+
+    preset = get_preset("openl3_mel256_music")
+    assert preset.input["sample_rate"] == 48000 and preset.input["samples"] == 48000
+    frontend = preset.frontend()
+    assert frontend.name == "frontend" and frontend.compute_output_shape((None, 48000, 1)) == (None, 256, 199, 1)
+    assert get_preset("openl3_image_mel256_music").frontend() is None

@@ -57,6 +57,20 @@ class Preset:
         """The registered backbone class of the preset's spec."""
         return _spec_of(self).component("backbone")
 
+    @property
+    def input(self) -> dict[str, Any]:
+        """The preset's validated ``input`` section (sample rate, samples per example, channels …)."""
+        return dict(_spec_of(self).input)
+
+    def frontend(self, name: str = "frontend", dtype: Any = None):
+        """A new front-end layer as the preset's spec defines it (waveform → spectrogram), or ``None``
+        for a model without one (images). It has no weights: use it in front of
+        :meth:`Backbone.from_preset <kaudio.models.backbone.Backbone.from_preset>` in your own model."""
+        spec = _spec_of(self)
+        if not spec.frontend:
+            return None
+        return spec.component("frontend").from_spec(spec.params("frontend"), spec.input, name=name, dtype=dtype)
+
     def backbone_config(self) -> dict[str, Any]:
         """The backbone's constructor arguments: ``feature_shape`` (the output of the spec's front end,
         or its input when it has none) and the spec's ``backbone`` section."""
