@@ -1,6 +1,7 @@
 """Read the released OpenL3 weight files (``.h5``) and map them onto kaudio's L3 backbones.
 
-Facts used (reference sheet §1.13, §1.4, §1.6, §1.7):
+Facts used (from ``marl/openl3``: ``openl3/models.py``, ``tests/package_weights.py`` and
+``tests/migration/remove_layers.py``, ``tests/migration/README.md``):
 
 * The files are Keras-2 ``save_weights`` HDF5: root attribute ``layer_names`` (every layer, in
   model order); one group per layer with attribute ``weight_names``; each weight is the dataset
@@ -90,7 +91,7 @@ def read_openl3_h5(path: str | os.PathLike) -> list[WeightGroup]:
     with file:
         if "layer_names" not in file.attrs:
             raise WeightsError(f"{path}: not a Keras-2 save_weights file (no root attribute 'layer_names'); "
-                               f"expected an OpenL3 .h5 weights file (reference sheet §1.13)")
+                               f"expected an OpenL3 .h5 weights file")
         groups = []
         for layer_name in map(_text, file.attrs["layer_names"]):
             if layer_name not in file:
@@ -128,12 +129,12 @@ def assign_openl3_weights(backbone: keras.Model, groups: list[WeightGroup], path
     if len(groups) == len(targets) + 1 and _is_kapre_frontend(groups[0][1]):
         name, arrays = groups[0]
         notes.append(f"skipped {name!r} {_format_shapes(a.shape for a in arrays)}: the kapre 0.1.4 front end of an "
-                     f"OpenL3 v0.2.0 file; kaudio's front end has no weights (reference sheet §1.6, §1.13)")
+                     f"OpenL3 v0.2.0 file; kaudio's front end has no weights")
         groups = groups[1:]
     where = f"{path}: cannot map the OpenL3 weights onto the kaudio backbone {backbone.name!r} ({type(backbone).__name__})"
     if len(groups) != len(targets):
         raise WeightsError(f"{where}: the file has {len(groups)} weighted layers, the backbone {len(targets)} "
-                           f"(weights are matched by position, reference sheet §1.13). Is this the file for "
+                           f"(weights are matched by position, as openl3's load_weights does). Is this the file for "
                            f"this network?\n{_side_by_side(groups, targets)}")
     mismatches = [i for i, ((_, arrays), layer) in enumerate(zip(groups, targets)) if not _fits(arrays, layer)]
     if mismatches:
@@ -196,7 +197,8 @@ def _fits(arrays: list[np.ndarray], layer: keras.layers.Layer) -> bool:
 
 
 def _is_kapre_frontend(arrays: list[np.ndarray]) -> bool:
-    """Two DFT kernels (n_fft, 1, 1, n_fft//2 + 1), optionally a (n_fft//2 + 1, n_mels) mel matrix (sheet §1.6)."""
+    """Two DFT kernels (n_fft, 1, 1, n_fft//2 + 1), optionally a (n_fft//2 + 1, n_mels) mel matrix
+    (kapre 0.1.4's ``Spectrogram`` / ``Melspectrogram`` weights)."""
     if len(arrays) not in (2, 3):
         return False
     real, imaginary = arrays[0].shape, arrays[1].shape

@@ -1,6 +1,6 @@
 """Map a PANNs PyTorch ``state_dict`` (Cnn14 / Cnn10 checkpoints) onto kaudio's ``panns_cnn`` models.
 
-Facts used (reference sheet §3.4, §3.5):
+Facts used (from ``qiuqiangkong/audioset_tagging_cnn`` ``pytorch/models.py`` and ``pytorch/main.py``):
 
 * A checkpoint is a dict with the weights under ``'model'``; keys may carry a ``module.``
   prefix (DataParallel).
@@ -34,7 +34,7 @@ from kaudio.models.panns import PannsCNN
 from kaudio.models.panns.panns_presets import PRESETS
 
 #: ``--arch`` → (bundled spec, overrides): the PANNs presets (:mod:`kaudio.models.panns.panns_presets`).
-#: cnn14_16k is Cnn14 on the 16 kHz front end (sheet §3.1).
+#: cnn14_16k is Cnn14 on the 16 kHz front end (``Cnn14_16k`` in ``pytorch/models.py``).
 ARCHS: dict[str, tuple[str, list[str]]] = {name: (preset.spec, list(preset.overrides))
                                            for name, preset in PRESETS.items()}
 

@@ -1,4 +1,4 @@
-"""Datasets for hierarchical tagging (issue #4): ``labels.csv`` folders, OpenMIC-2018, splits and
+"""Datasets for hierarchical tagging (Zhong et al., ICASSP 2023): ``labels.csv`` folders, OpenMIC-2018, splits and
 the ``tf.data`` pipeline.
 
 * :func:`load_tagging_folder` — a folder of audio files + ``labels.csv`` → :class:`TaggingTable`;

@@ -1,4 +1,4 @@
-"""A tagging dataset folder: audio files plus ``labels.csv`` (issue #4, "Dataset format").
+"""A tagging dataset folder: audio files plus ``labels.csv``.
 
 Layout of a folder ``DIR``::
 

@@ -1,4 +1,4 @@
-"""OpenMIC-2018 in its release layout → :class:`~kaudio.data.TaggingTable` (issue #4).
+"""OpenMIC-2018 in its release layout → :class:`~kaudio.data.TaggingTable`.
 
 The release (Humphrey, Durand & McFee, ISMIR 2018) unpacks to::
 

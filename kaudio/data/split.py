@@ -1,4 +1,4 @@
-"""Train / validation / test row indices of a :class:`~kaudio.data.TaggingTable` (issue #4).
+"""Train / validation / test row indices of a :class:`~kaudio.data.TaggingTable`.
 
 * With a ``split`` column: ``test`` rows form the test set. If some rows are ``val`` they form the
   validation set and the ``train`` rows (and unassigned, empty cells) the training set. If no row is

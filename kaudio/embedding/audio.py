@@ -1,6 +1,6 @@
 """``kaudio.embed``: OpenL3-style audio embeddings from arrays and files.
 
-Behaves like ``openl3.get_audio_embedding`` (reference sheet §1.8–1.10): mono mix-down over
+Behaves like ``openl3.get_audio_embedding`` (``marl/openl3`` ``openl3/core.py``): mono mix-down over
 axis 1, resampling to the model rate, 1-s windows with openl3's centring / padding / hop rules,
 timestamps ``i · hop_size``. Differences, all deliberate:
 

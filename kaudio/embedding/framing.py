@@ -1,6 +1,6 @@
 """openl3's framing rules, as a stream: 1-s windows, hop, centring, end padding, timestamps.
 
-Reference sheet §1.8 (``openl3.get_audio_embedding``), steps 5–7 and 10:
+As ``get_audio_embedding`` in ``marl/openl3`` ``openl3/core.py`` does it:
 
 * centring prepends half a window of zeros (24 000 samples at 48 kHz);
 * a signal shorter than a window is zero-padded to one window; otherwise the fewest zeros are

@@ -1,4 +1,4 @@
-"""Image embeddings (``openl3.get_image_embedding`` / ``process_image_file``, sheet §1.7, §1.10, §1.12).
+"""Image embeddings (``openl3.get_image_embedding`` / ``process_image_file``, ``marl/openl3`` ``openl3/core.py``).
 
 Preprocessing follows openl3's ``_preprocess_image_batch`` rule for rule, including its value-range
 quirk (a 224×224 uint8 image is scaled to [−1, 1]; an image that had to be cropped or rescaled ends
@@ -209,7 +209,7 @@ class PreparedImages:
 def preprocess_images(images) -> np.ndarray:
     """Turn (H, W, 3) or (N, H, W, 3) images into L3 image-network input (N, 224, 224, 3) float32.
 
-    Follows openl3's ``_preprocess_image_batch`` (reference sheet §1.7):
+    Follows openl3's ``_preprocess_image_batch`` (``marl/openl3`` ``openl3/core.py``):
 
     1. Errors (:class:`~kaudio.errors.InputError`): not an array, non-numeric dtype, empty, ndim not
        3 or 4, last axis ≠ 3 (RGBA: drop alpha with ``image[..., :3]``), smaller side < 224,

@@ -1,4 +1,4 @@
-"""Video embeddings: the audio track and every frame (``openl3.process_video_file``, sheet §1.10).
+"""Video embeddings: the audio track and every frame (``openl3.process_video_file``, ``openl3/core.py``).
 
 openl3 reads a video with moviepy (``VideoFileClip(target_resolution=(256, 256), audio_fps=48000)``).
 kaudio decodes it with PyAV (bundled FFmpeg libraries) and reproduces what moviepy hands openl3:

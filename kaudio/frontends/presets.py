@@ -1,4 +1,6 @@
-"""Named front-end settings that reproduce reference implementations (see reference sheet §1–3).
+"""Named front-end settings that reproduce published implementations: OpenL3 (``marl/openl3``
+``openl3/models.py``, trained with kapre 0.1.4) and PANNs (``qiuqiangkong/audioset_tagging_cnn``
+``pytorch/models.py``, torchlibrosa).
 
 A preset supplies defaults; keys written in the spec override them.
 """
@@ -6,25 +8,26 @@ from __future__ import annotations
 
 _OPENL3_COMMON = dict(hop_length=242, window="hann", decibel="openl3", db_amin=1e-10, db_top=80.0, layout="freq_time")
 
-#: OpenL3 as trained (kapre 0.1.4, sheet "K014", §1.2): the front end of the released weights.
+#: OpenL3 as trained (kapre 0.1.4, ``marl/openl3`` ``openl3/models.py`` at v0.3.1): the front end of
+#: the released weights.
 #: HTK mel of the *power* spectrum, square-rooted; TF "same" padding (982 zeros each side at 1 s).
 OPENL3_MEL = dict(_OPENL3_COMMON, n_fft=2048, padding="same", spectrum_power=2.0, mel_scale="htk",
                   mel_norm="slaney", f_min=0.0, f_max=None, mel_exponent=0.5)
 
-#: openl3 0.4.x with kapre ≥ 0.3 (sheet "OL3-kapre"): Slaney mel of the *magnitude*, 1964 zeros appended.
+#: openl3 0.4.x with kapre ≥ 0.3 (``frontend="kapre"``): Slaney mel of the *magnitude*, 1964 zeros appended.
 OPENL3_V04_MEL = dict(_OPENL3_COMMON, n_fft=2048, padding="end", spectrum_power=1.0, mel_scale="slaney",
                       mel_norm="slaney", f_min=0.0, f_max=None, mel_exponent=1.0)
 
-#: OpenL3 linear spectrogram (identical in K014 and OL3-kapre): |STFT|, n_fft 512, no padding.
+#: OpenL3 linear spectrogram (identical with kapre 0.1.4 and openl3 0.4.x): |STFT|, n_fft 512, no padding.
 OPENL3_LINEAR = dict(_OPENL3_COMMON, n_fft=512, padding="valid", spectrum_power=1.0)
 
 _PANNS_COMMON = dict(window="hann", padding="center", pad_mode="reflect", spectrum_power=2.0, n_mels=64, f_min=50.0,
                      mel_scale="slaney", mel_norm="slaney", mel_exponent=1.0, decibel="power_to_db", db_amin=1e-10,
                      db_ref=1.0, db_top=None, layout="time_freq")
 
-#: PANNs as released (sheet §3.1, torchlibrosa): 32 kHz, periodic Hann 1024, hop 320, centred with
-#: reflect padding, power spectrum, librosa Slaney mel 64 bands 50–14000 Hz, 10·log10(max(x, 1e-10))
-#: with no max subtraction and no floor; output (time, mel) as the CNNs read it.
+#: PANNs as released (Kong et al. 2020; ``pytorch/models.py`` with torchlibrosa): 32 kHz, periodic
+#: Hann 1024, hop 320, centred with reflect padding, power spectrum, librosa Slaney mel 64 bands
+#: 50–14000 Hz, 10·log10(max(x, 1e-10)) with no max subtraction and no floor; output (time, mel) as the CNNs read it.
 PANNS_32K = dict(_PANNS_COMMON, n_fft=1024, win_length=1024, hop_length=320, f_max=14000.0)
 
 #: The hierarchical-tagging paper's setting and PANNs' Cnn14_16k: 16 kHz, 32 ms window, 10 ms hop, 50–8000 Hz.

@@ -227,7 +227,7 @@ class LinearSpectrogram(SpectrogramFrontEnd):
 class MelSpectrogram(SpectrogramFrontEnd):
     """Mel spectrogram: filterbank (HTK or Slaney scale, Slaney or no norm) on |X|^spectrum_power,
     then ``** mel_exponent``. OpenL3's training front end is ``sqrt(M·|X|²)``: spectrum_power 2,
-    mel_exponent 0.5 (reference sheet §1.2)."""
+    mel_exponent 0.5 (kapre 0.1.4's ``Melspectrogram``)."""
 
     spec_schema = Schema(COMMON_FIELDS + MEL_FIELDS)
     spec_presets = MEL_PRESETS

@@ -3,7 +3,8 @@
 L3-Net (Cramer et al. §2): "the audio embedding is obtained from the final output layer of the
 audio subnetwork, replacing the layer's non-linear activation with a max-pooling layer, the output
 of which is flattened". OpenL3 pools with Keras ``MaxPooling2D(pool, padding='same')``, strides =
-pool (reference sheet §1.5): mel256 (32, 24, 512) → (8, 8) → (4, 3, 512) → 6144, or (32, 24) → 512.
+pool (``marl/openl3`` ``openl3/models.py``): mel256 (32, 24, 512) → (8, 8) → (4, 3, 512) → 6144,
+or (32, 24) → 512.
 The flatten order is channels-last: ((row · W) + col) · C + channel.
 """
 from __future__ import annotations

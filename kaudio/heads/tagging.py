@@ -1,7 +1,8 @@
 """Flat classifier heads: one linear layer on the backbone embedding, with a sigmoid per class
 (``tagger``, multi-label) or a softmax over the classes (``classifier``, single-label).
 
-This is PANNs' ``fc_audioset`` (Kong et al. 2020, §2.2; reference sheet §3.2):
+This is PANNs' ``fc_audioset`` (Kong et al. 2020, §2.2; ``qiuqiangkong/audioset_tagging_cnn``
+``pytorch/models.py``):
 ``clipwise_output = σ(W·z + b)`` on the fc1 embedding ``z``; the bundled ``panns_cnn14`` /
 ``panns_cnn10`` specs use it with 527 AudioSet classes, so a converted checkpoint
 (``kaudio convert panns``) reproduces the released tagger.

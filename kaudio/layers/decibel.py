@@ -15,8 +15,9 @@ class Decibel(keras.layers.Layer):
 
     Modes:
 
-    * ``"openl3"`` — OpenL3's ``kapre_v0_1_4_magnitude_to_decibel`` (reference sheet §1.3, the
-      dB step of the L3 front end used to train the released weights):
+    * ``"openl3"`` — OpenL3's ``kapre_v0_1_4_magnitude_to_decibel`` (``marl/openl3``
+      ``openl3/models.py``, the same maths as kapre 0.1.4's ``amplitude_to_decibel``: the dB step
+      of the L3 front end used to train the released weights):
       ``y = 10·log10(max(x, amin)); y -= max(y over all non-batch axes); y = max(y, −top_db)``,
       with amin = 1e-10 and top_db = 80. ``10·log10`` is applied even to magnitudes, as OpenL3
       does; each example's maximum becomes 0 dB.

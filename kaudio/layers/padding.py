@@ -5,10 +5,11 @@ front ends kaudio must reproduce need more:
 
 * ``"valid"`` — no padding: frames = 1 + ⌊(L − win)/hop⌋ (OpenL3 linear, 197 frames at 1 s).
 * ``"same"`` — TensorFlow/Keras "same" convolution padding, as kapre 0.1.4 (the L3 training
-  front end, reference sheet §1.2 "K014") computed its mel STFT: frames = ⌈L/hop⌉ and the total
-  padding (frames − 1)·hop + win − L split as ⌊total/2⌋ before, the rest after (982/982 at 1 s).
+  front end, ``keunwoochoi/kapre`` 0.1.4 ``kapre/time_frequency.py``) computed its mel STFT:
+  frames = ⌈L/hop⌉ and the total padding (frames − 1)·hop + win − L split as ⌊total/2⌋ before,
+  the rest after (982/982 at 1 s).
 * ``"end"`` — the same total appended at the end only, as ``tf.signal.stft(pad_end=True)``
-  (openl3 0.4 / kapre ≥ 0.3, sheet "OL3-kapre": 1964 zeros appended).
+  (openl3 0.4 / kapre ≥ 0.3: 1964 zeros appended at 1 s).
 * ``"center"`` — librosa/torchlibrosa ``center=True``: n_fft//2 samples on both sides, zeros
   (``pad_mode="constant"``) or mirrored (``pad_mode="reflect"``, as PANNs).
 """

@@ -3,8 +3,8 @@
 Two file kinds are read, told apart by their content:
 
 * ``openl3_h5`` — a released OpenL3 file (Keras-2 ``save_weights`` HDF5 with the root attribute
-  ``layer_names``), mapped by position with shape checks (reference sheet §1.13,
-  :mod:`kaudio.convert.openl3`);
+  ``layer_names``), mapped by position with shape checks, as openl3's ``load_weights`` does
+  (:mod:`kaudio.convert.openl3`);
 * ``kaudio_weights_h5`` — a Keras 3 ``backbone.save_weights("NAME.weights.h5")`` file (for example
   the output of ``kaudio convert openl3``), restored by Keras by layer path.
 """

@@ -82,10 +82,12 @@ class L3Backbone(Backbone):
 @keras.saving.register_keras_serializable(package="kaudio")
 @register("backbone", "l3_audio")
 class L3AudioBackbone(L3Backbone):
-    """The OpenL3 audio network on a (freq, time, 1) spectrogram (reference sheet §1.4).
+    """The OpenL3 audio network on a (freq, time, 1) spectrogram (``_construct_mel256_audio_network``
+    and its linear / mel128 siblings in ``marl/openl3`` ``openl3/models.py``).
 
     Output: the linear ``audio_embedding_layer`` map, e.g. (32, 24, 512) for a 1-s mel256 input.
-    4,689,860 parameters with the default filters (sheet §1.6) for linear, mel128 and mel256.
+    4,689,860 parameters with the default filters (computed from the layer shapes) for linear,
+    mel128 and mel256.
     """
 
     embedding_layer_name = "audio_embedding_layer"
@@ -96,8 +98,8 @@ class L3AudioBackbone(L3Backbone):
 @keras.saving.register_keras_serializable(package="kaudio")
 @register("backbone", "l3_image")
 class L3ImageBackbone(L3Backbone):
-    """The OpenL3 vision network on a (224, 224, 3) image (sheet §1.7); output
-    ``vision_embedding_layer`` (28, 28, 512), 4,691,020 parameters.
+    """The OpenL3 vision network on a (224, 224, 3) image (``_construct_image_network`` in
+    ``openl3/models.py``); output ``vision_embedding_layer`` (28, 28, 512), 4,691,020 parameters.
 
     Two quirks of the released network are kept: the second conv of block 1 is
     Conv → ReLU → BN, and the max-pools use 'same' padding.

@@ -3,7 +3,7 @@
 Cramer et al. §2 (and Arandjelović & Zisserman's L3-Net): four blocks of two 3×3 convolutions
 with batch norm and ReLU, 2×2 max pooling after the first three, channels 64/128/256/512; the
 last convolution is linear and its output is the embedding map. Layer settings follow the
-released OpenL3 networks (reference sheet §1.4, §1.7): he_normal init, L2 1e-5 on kernels,
+released OpenL3 networks (``marl/openl3`` ``openl3/models.py``): he_normal init, L2 1e-5 on kernels,
 Keras BN defaults.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ def l3_conv_trunk(x, filters: Sequence[int], *, l2: float, pool_padding: str, em
                   first_block_orders: Sequence[str] = ("conv_bn_act", "conv_bn_act"), dtype=None):
     """Input BN → blocks (2 convs + max-pool) for ``filters[:-1]`` → conv-BN-ReLU → linear embedding conv.
 
-    Weighted layers, in order (what order-based ``.h5`` files expect, sheet §1.13): input BN, then
+    Weighted layers, in order (what openl3's order-based ``.h5`` files expect): input BN, then
     per conv its kernel and its BN, the embedding conv last (16 weighted layers for 4 blocks).
     ``dtype``: the dtype policy of every layer (``None``: the policy in force).
     """

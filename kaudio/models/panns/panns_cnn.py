@@ -1,13 +1,13 @@
 """PANNs CNN14 / CNN10 (Kong et al., "PANNs: Large-Scale Pretrained Audio Neural Networks for
-Audio Pattern Recognition", 2020, Table 1 and §2.2; ``qiuqiangkong/audioset_tagging_cnn``,
-reference sheet §3.2).
+Audio Pattern Recognition", 2020, Table 1 and §2.2; ``qiuqiangkong/audioset_tagging_cnn``
+``pytorch/models.py``).
 
 Input: the log-mel spectrogram from the front end, laid out ``(time, mel, 1)`` (front-end
 ``layout: time_freq``, what the ``panns_32k`` / ``panns_16k`` presets give), so the axes match
 PyTorch's ``(N, 1, time, mel)`` and a Conv2d kernel (O, I, kH, kW) maps to a Keras kernel by
 ``transpose(2, 3, 1, 0)`` (:mod:`kaudio.convert.panns`).
 
-Graph (layer names in brackets; sheet §3.2)::
+Graph (layer names in brackets)::
 
     (T, F, 1) → bn0: BatchNormalization over the mel axis, one statistic per mel bin   [bn0]
       → per width in ``filters``: 2 × (3×3 conv, no bias → BN → ReLU)               [conv_block{i}_conv{j}_*]
@@ -24,8 +24,8 @@ pre-dropout activation so the ``tagger`` head is exactly ``fc_audioset``. To tra
 dropped-out embedding as PANNs' fine-tuning template does, set the head's ``dropout: 0.5``.
 
 BN: epsilon 1e-5, Keras momentum 0.9 (= PyTorch momentum 0.1). Init: Xavier-uniform convs and
-fc1, zero bias, BN γ=1 β=0 (sheet §3.2). Training-only SpecAugment / mixup are not part of the
-network (they belong to the trainer).
+fc1, zero bias, BN γ=1 β=0 (``init_layer`` / ``init_bn`` in ``pytorch/models.py``). Training-only
+SpecAugment / mixup are not part of the network (they belong to the trainer).
 """
 from __future__ import annotations
 
@@ -41,13 +41,13 @@ from kaudio.models.panns.panns_presets import ARCHITECTURES
 from kaudio.registry import register
 from kaudio.spec.schema import Field, Schema
 
-#: The ``preset:`` values of a spec's ``panns_cnn`` section (sheet §3.2), from :mod:`~kaudio.models.panns.panns_presets`.
+#: The ``preset:`` values of a spec's ``panns_cnn`` section, from :mod:`~kaudio.models.panns.panns_presets`.
 PRESETS = ARCHITECTURES
 
 
 @keras.saving.register_keras_serializable(package="kaudio")
 class TimeFreqPooling(keras.layers.Layer):
-    """PANNs' global pooling of a ``(batch, time, freq, C)`` map (sheet §3.2, Kong et al. §2.2):
+    """PANNs' global pooling of a ``(batch, time, freq, C)`` map (Kong et al. §2.2):
     mean over frequency, then ``max over time + mean over time`` → ``(batch, C)``.
 
     The means are summed in float32 whatever the compute dtype (a bfloat16 mean over a long time
@@ -93,7 +93,7 @@ class PannsCNN(Backbone):
     :class:`~kaudio.models.backbone.Backbone`; the presets (``cnn14``, ``cnn10``, ``cnn14_16k``) are
     in :mod:`kaudio.models.panns.panns_presets`.
 
-    Parameters (sheet §3.3, 527-class tagger head included): CNN14 80,753,615 trainable +
+    Parameters (computed from the layer shapes, 527-class tagger head included): CNN14 80,753,615 trainable +
     16,256 BN moving statistics; CNN10 5,219,279 + 3,968.
 
     Args:

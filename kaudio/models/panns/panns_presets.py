@@ -5,7 +5,7 @@ Two tables, both read by everything else:
 
 * :data:`ARCHITECTURES` — the ``panns_cnn`` settings of each network (the spec section's
   ``preset: cnn14`` / ``preset: cnn10``): CNN14 has six blocks, the last without pooling; CNN10
-  four, all pooled (reference sheet §3.2).
+  four, all pooled (``Cnn14`` / ``Cnn10`` in ``pytorch/models.py``).
 * :data:`PRESETS` — the released checkpoints: ``cnn14`` and ``cnn10`` (32 kHz, ``panns_32k``
   front end) and ``cnn14_16k`` (PANNs' Cnn14_16k: the same network on the 16 kHz ``panns_16k``
   front end). ``kaudio convert panns --arch NAME`` builds the preset's spec (network and 527-class
