@@ -128,7 +128,7 @@ def test_unknown_presets_and_arguments():
 
 
 def test_panns_cnn10_parameters():
-    """The sheet's CNN10 tagger (5,219,279 trainable) less its 527-class head (512·527 + 527 = 270,351)."""
+    """The CNN10 tagger (5,219,279 trainable) less its 527-class head (512·527 + 527 = 270,351)."""
     backbone = PannsCNN.from_preset("cnn10", weights=None)
     assert backbone.get_config()["feature_shape"] == [1001, 64, 1]
     assert count(backbone.trainable_weights) == 4_948_928 == 5_219_279 - (512 * 527 + 527)

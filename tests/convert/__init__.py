@@ -1,8 +1,8 @@
 """Test helpers shared by the converter, pretrained and CLI tests.
 
 ``openl3_reference_model`` is an independent plain-Keras model of the OpenL3 networks, written
-from the layer tables of the reference sheet (§1.4 audio, §1.7 image) with Keras-2 style layer
-names; ``write_keras2_h5`` saves weights in the Keras-2 ``save_weights`` HDF5 layout (§1.13)
+from the layer definitions of ``marl/openl3`` ``openl3/models.py`` (audio and image) with Keras-2 style
+layer names; ``write_keras2_h5`` saves weights in the Keras-2 ``save_weights`` HDF5 layout
 with h5py, as the released OpenL3 files are.
 """
 from __future__ import annotations

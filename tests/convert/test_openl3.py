@@ -1,4 +1,4 @@
-"""OpenL3 .h5 files (Keras-2 layout, reference sheet §1.13) mapped onto kaudio's L3 backbones by position."""
+"""OpenL3 .h5 files (Keras-2 ``save_weights`` layout) mapped onto kaudio's L3 backbones by position."""
 import h5py
 import keras
 import numpy as np

@@ -1,5 +1,6 @@
 """PANNs state_dict → Keras: numerically equal to an independent numpy PANNs forward pass, and
-every missing / unexpected / mis-shaped tensor reported at once (reference sheet §3.4, §3.5)."""
+every missing / unexpected / mis-shaped tensor reported at once (key names and layouts of ``qiuqiangkong/audioset_tagging_cnn``
+``pytorch/models.py``)."""
 import argparse
 import sys
 
@@ -155,8 +156,8 @@ def test_arch_specs():
     assert sixteen.backbone == specs["cnn14"].backbone and sixteen.head["num_classes"] == 527
 
 
-def test_matches_a_torch_panns_network_built_from_the_sheet(state):
-    """The same weights in a PyTorch network written from sheet §3.1–3.2 with torch's own Conv2d,
+def test_matches_an_independent_torch_panns_network(state):
+    """The same weights in a PyTorch network written after ``pytorch/models.py`` with torch's own Conv2d,
     BatchNorm2d, avg_pool2d and a torch.stft front end (periodic Hann, center, reflect)."""
     torch = pytest.importorskip("torch")
     nn, F = torch.nn, torch.nn.functional

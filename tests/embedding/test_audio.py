@@ -136,6 +136,6 @@ def test_default_model_end_to_end_on_the_chirp(fixtures_dir):
 
     audio, sr = sf.read(fixtures_dir / "chirp_44k.wav")
     emb, ts = kaudio.embed(audio, sr, weights=None, hop_size=0.5, center=False, embedding_size=512)
-    assert emb.shape == (3, 512) and list(ts) == [0.0, 0.5, 1.0]  # openl3 regression shape (sheet 1.14)
+    assert emb.shape == (3, 512) and list(ts) == [0.0, 0.5, 1.0]  # openl3's tests/data/regression shape
     assert kaudio.load_embedding_model(embedding_size=512, weights=None).output.shape == (None, 512)
     assert isinstance(kaudio.load_embedding_model(embedding_size=512, weights=None), keras.Model)

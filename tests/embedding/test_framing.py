@@ -1,4 +1,4 @@
-"""openl3's framing rules (reference sheet 1.8) and the streaming framer."""
+"""openl3's framing rules (``openl3/core.py`` ``get_audio_embedding``) and the streaming framer."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Front-end presets panns_32k / panns_16k reproduce torchlibrosa's log-mel (reference sheet §3.1),
+"""Front-end presets panns_32k / panns_16k reproduce torchlibrosa's log-mel (as PANNs uses it),
 computed here with librosa: centred reflect-padded STFT, periodic Hann, power, Slaney mel,
 10·log10(max(x, 1e-10)) without max subtraction or floor. Measured max error: 3.2e-5 dB (float32)."""
 import numpy as np

@@ -15,7 +15,7 @@ def weighted_layers(model):
                                         ((257, 197, 1), (32, 24, 512))])
 def test_audio_network_matches_openl3(shape, out):
     model = L3AudioBackbone(feature_shape=shape)
-    assert model.count_params() == 4_689_860  # reference sheet 1.6
+    assert model.count_params() == 4_689_860  # openl3's audio network
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 4_687_042
     assert tuple(model.output.shape[1:]) == out
     layers = weighted_layers(model)

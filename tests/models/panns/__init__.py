@@ -1,6 +1,6 @@
 """Helpers for the PANNs tests: a synthetic PANNs ``state_dict`` with the real key names and
-shapes (reference sheet §3.4), and an independent numpy forward pass of the PyTorch network
-(sheet §3.2, PyTorch layout (N, C, time, mel)) to compare converted Keras models against."""
+shapes, and an independent numpy forward pass of the PyTorch network (``pytorch/models.py``,
+PyTorch layout (N, C, time, mel)) to compare converted Keras models against."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""PANNs CNN14 / CNN10 backbones: the sheet's parameter counts and stage shapes (§3.2, §3.3),
+"""PANNs CNN14 / CNN10 backbones: the published networks' parameter counts and stage shapes,
 PANNs init and BN settings, small variants, input-size checks, serialisation."""
 import keras
 import numpy as np
@@ -21,7 +21,7 @@ def count(weights):
                                          5: (31, 2, 1024), 6: (31, 2, 2048)}),
     ("panns_cnn10", 5_219_279, 3_968, {1: (500, 32, 64), 2: (250, 16, 128), 3: (125, 8, 256), 4: (62, 4, 512)}),
 ])
-def test_bundled_taggers_match_the_sheet(name, trainable, stats, stages):
+def test_bundled_taggers_match_panns(name, trainable, stats, stages):
     model = kaudio.build(name)
     assert count(model.trainable_weights) == trainable and count(model.non_trainable_weights) == stats
     assert model.count_params() == trainable + stats
@@ -46,7 +46,7 @@ def test_panns_layer_settings():
     assert backbone.get_layer("embedding_dropout").rate == 0.5
     fc1 = backbone.get_layer("fc1")
     assert fc1.activation is keras.activations.relu and not fc1.bias.numpy().any()
-    # Each block: conv → BN → ReLU twice, then pool, then dropout (sheet §3.2).
+    # Each block: conv → BN → ReLU twice, then pool, then dropout, as in PANNs.
     names = [layer.name for layer in backbone.layers if layer.name.startswith("conv_block1")]
     assert names == ["conv_block1_conv1_conv", "conv_block1_conv1_bn", "conv_block1_conv1_relu", "conv_block1_conv2_conv",
                      "conv_block1_conv2_bn", "conv_block1_conv2_relu", "conv_block1_pool", "conv_block1_dropout"]
