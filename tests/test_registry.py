@@ -8,9 +8,11 @@ def test_bundled_types_are_registered():
     assert {"mel", "linear"} <= set(registry.names("frontend"))
     assert {"l3_audio", "l3_image"} <= set(registry.names("backbone"))
     assert {"l3_audio", "l3_image", "panns_cnn"} <= set(registry.names("backbone"))
-    assert {"embedding_pool", "tagger", "flat", "levelwise", "topdown", "gmp", "gap", "lp", "resatt"} <= set(
-        registry.names("head"))
-    assert registry.names("loss") == ["hierarchical_bce"] and registry.names("train") == ["supervised"]
+    assert {"embedding_pool", "global_pool", "tagger", "classifier", "flat", "levelwise", "topdown", "gmp", "gap", "lp",
+            "resatt"} <= set(registry.names("head"))
+    assert registry.names("fusion")[:1] == ["concat_mlp"]
+    assert {"hierarchical_bce", "bce", "categorical_crossentropy"} <= set(registry.names("loss"))
+    assert "supervised" in registry.names("train")
     assert registry.names("data") == []  # reserved: datasets are given on the command line for now
 
 

@@ -144,7 +144,7 @@ def test_reserved_sections_report_that_no_types_exist_yet():
 
 def test_unknown_train_type_lists_the_valid_ones():
     p = find(problems_of(tiny_audio_spec(train={"type": "supervized"})), "train.type")
-    assert "did you mean 'supervised'" in p.message and "valid types: supervised" in p.message
+    assert "did you mean 'supervised'" in p.message and "valid types: " in p.message and "supervised" in p.message
 
 
 def test_error_message_lists_every_problem():
@@ -194,8 +194,8 @@ def test_win_length_longer_than_n_fft_is_refused():
 
 
 def test_defaults_add_missing_sections_and_keep_the_spec_name():
-    spec = load_spec("l3_m256", defaults={"train": {"type": "supervised", "spec_augment": {"enabled": False}}})
-    assert spec.train["type"] == "supervised" and spec.source.endswith("l3_m256.yaml")
+    spec = load_spec("panns_cnn10", defaults={"train": {"type": "supervised", "spec_augment": {"enabled": False}}})
+    assert spec.train["type"] == "supervised" and spec.source.endswith("panns_cnn10.yaml")
     with pytest.raises(SpecError) as info:
         load_spec("l3_m256", defaults={"loss": {"type": "hierarchical_bce"}}, defaults_origin="(added by a test)")
     assert "invalid spec " + str(load_spec("l3_m256").source) in str(info.value)

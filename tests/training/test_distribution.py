@@ -133,6 +133,7 @@ def test_mirrored_loss_and_weights_match_one_device(baseline):
     assert_same_weights(mirrored["weights"], one["weights"], atol=TOLERANCE)
 
 
+@pytest.mark.slow
 def test_mirrored_resume_after_interruption_is_identical(tmp_path, baseline):
     """Interrupted after epoch 1 and resumed, a mirrored run ends as the uninterrupted one (bit for bit)."""
     finish(start_worker(tmp_path, "cut", tmp_path / "run", "--interrupt-after", "0", distribution=MIRRORED, cpus=2))

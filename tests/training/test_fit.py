@@ -53,6 +53,7 @@ def test_run_dir_contents_and_best_model(tmp_path):
     np.testing.assert_allclose(best.predict(x, verbose=0)["fine"], result.model.predict(x, verbose=0)["fine"], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_loss_decreases_on_learnable_toy_task(tmp_path):
     result = fit(tiny_spec(epochs=8, spec_augment=True), toy_dataset(64, 0), toy_dataset(32, 1),
                  run_dir=tmp_path / "run", verbose=0)

@@ -12,6 +12,7 @@ def test_default_grid_is_the_papers():
     assert LAMBDA_GRID == (0.70, 0.75, 0.80, 0.85, 0.90)
 
 
+@pytest.mark.slow
 def test_lambda_grid_picks_the_lowest_validation_fine_bce(tmp_path):
     result = lambda_grid_search(tiny_spec(epochs=1), toy_dataset(16, 0), lambda seed: toy_dataset(8, 1),
                                 tmp_path, grid=[0.7, 0.9], verbose=0)
