@@ -71,7 +71,7 @@ class AudioFileReader:
             raise InputError(f"{self.path}: is a directory, not an audio file")
         try:
             self._file = sf.SoundFile(str(self.path))
-        except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+        except (sf.LibsndfileError, RuntimeError, TypeError) as err:  # TypeError: a file soundfile cannot take
             raise InputError(f"{self.path}: cannot decode audio ({err})") from err
         self.sample_rate = self._file.samplerate
         self.frames = self._file.frames
@@ -92,13 +92,15 @@ class AudioFileReader:
 
     def blocks(self, seconds: float = BLOCK_SECONDS) -> Iterator[tuple[np.ndarray, bool]]:
         """Yield ``(mono block, is_last)``; raise if the file ends before its header says it should."""
+        import soundfile as sf
+
         size = max(int(seconds * self.sample_rate), 1)
         read = 0
         try:
             while read < self.frames:
                 try:
                     block = self._file.read(min(size, self.frames - read), dtype="float32", always_2d=True)
-                except Exception as err:  # as when opening: soundfile's errors have no common base
+                except (sf.LibsndfileError, RuntimeError) as err:  # LibsndfileError is a RuntimeError
                     raise InputError(f"{self.path}: decoding failed after {read} samples ({err})") from err
                 if len(block) == 0:
                     raise InputError(f"{self.path}: truncated — the header promises {self.frames} samples, "

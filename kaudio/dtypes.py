@@ -54,7 +54,7 @@ def get_policy(policy: Any = None):
         try:
             return keras.dtype_policies.deserialize(policy)
         except (ValueError, TypeError, KeyError) as err:
-            raise KaudioError(f"cannot read the dtype policy {policy!r}: {err}") from None
+            raise KaudioError(f"cannot read the dtype policy {policy!r}: {err}") from err
     if isinstance(policy, str) and policy in POLICY_NAMES:
         return keras.DTypePolicy(policy)
     from kaudio.spec.schema import did_you_mean

@@ -87,7 +87,7 @@ def read_openl3_h5(path: str | os.PathLike) -> list[WeightGroup]:
     try:
         file = h5py.File(path, "r")
     except OSError as err:
-        raise WeightsError(f"{path}: not a readable HDF5 file ({err}); expected an OpenL3 .h5 weights file") from None
+        raise WeightsError(f"{path}: not a readable HDF5 file ({err}); expected an OpenL3 .h5 weights file") from err
     with file:
         if "layer_names" not in file.attrs:
             raise WeightsError(f"{path}: not a Keras-2 save_weights file (no root attribute 'layer_names'); "

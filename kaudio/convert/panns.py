@@ -244,11 +244,12 @@ def read_panns_checkpoint(path: str | os.PathLike, trust_pickle: bool = False) -
         else:
             with torch.serialization.safe_globals(_numpy_safe_globals()):
                 checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for unreadable files
+    except Exception as err:  # noqa: BLE001  torch.load raises RuntimeError, pickle.UnpicklingError, EOFError,
+        # KeyError …, and with weights_only=False whatever the unpickled code raises: no common base
         hint = "" if trust_pickle else (" If you trust the file, retry with --trust-pickle (full unpickling can "
                                         "run code from the file).")
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise WeightsError(f"cannot read {str(path)!r} as a PyTorch checkpoint: {type(err).__name__}: {first}.{hint}") from None
+        raise WeightsError(f"cannot read {str(path)!r} as a PyTorch checkpoint: {type(err).__name__}: {first}.{hint}") from err
     state = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not state or not all(hasattr(v, "shape") for v in state.values()):
         raise WeightsError(f"{str(path)!r} holds no state_dict (expected a dict of tensors under 'model')")
@@ -287,6 +288,6 @@ def convert_panns(checkpoint: str | os.PathLike, out: str | os.PathLike, arch: s
     try:
         mapping = assign_panns_state_dict(model, state)
     except WeightsError as err:
-        raise WeightsError(f"{checkpoint}: {err}") from None
+        raise WeightsError(f"{checkpoint}: {err}") from err
     model.save(out)
     return model, mapping

@@ -100,10 +100,10 @@ def load_openmic(root: "str | os.PathLike", hierarchy: Any = None, split: str = 
     class_map_path = root / CLASS_MAP
     try:
         class_map = json.loads(class_map_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{class_map_path}: not found (the release's instrument → index map)") from None
+    except FileNotFoundError as err:
+        raise InputError(f"{class_map_path}: not found (the release's instrument → index map)") from err
     except (OSError, ValueError) as err:
-        raise InputError(f"{class_map_path}: cannot read it as JSON ({err})") from None
+        raise InputError(f"{class_map_path}: cannot read it as JSON ({err})") from err
     if not isinstance(class_map, dict) or not all(isinstance(k, str) for k in class_map):
         raise InputError(f"{class_map_path}: expected an object {{instrument: index}}")
     instruments = list(class_map)

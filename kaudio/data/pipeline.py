@@ -98,7 +98,7 @@ def data_error(error: BaseException) -> InputError | None:
     A file that breaks mid-training surfaces as a TensorFlow error whose text holds
     ``InputError: <message>`` — raised inside ``tf.numpy_function`` (python decoder) or by an
     in-graph assertion (tfio decoder, whose text wraps it in ``[…]``). This returns that message
-    as an :class:`InputError` (for ``raise data_error(err) from None``), or ``None`` for other errors.
+    as an :class:`InputError` (for ``raise data_error(err) from err``), or ``None`` for other errors.
     """
     text = str(error)
     for name in ("InputError: ", "KaudioError: "):

@@ -346,7 +346,7 @@ def read_image(path: "str | os.PathLike") -> np.ndarray:
     channels; palette, CMYK, YCbCr … are converted to RGB. Multi-frame files give their first frame.
     EXIF orientation is not applied (neither does openl3's ``skimage.io.imread``).
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     path = _check_readable(path)
     try:
@@ -363,8 +363,8 @@ def read_image(path: "str | os.PathLike") -> np.ndarray:
                 array = np.asarray(img.convert("L"))
             else:
                 array = np.asarray(img.convert("RGB"))
-    except Exception as err:  # Pillow raises UnidentifiedImageError, OSError, ValueError, SyntaxError …
-        raise InputError(f"{path}: cannot read image ({type(err).__name__}: {err})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise InputError(f"{path}: cannot read image ({type(err).__name__}: {err})") from err
     if array.ndim == 2:
         array = np.repeat(array[..., np.newaxis], 3, axis=-1)
     return np.ascontiguousarray(array)

@@ -87,8 +87,8 @@ def read_video(path: "str | os.PathLike") -> VideoData:
     path = _check_readable(path)
     try:
         container = av.open(str(path))
-    except Exception as err:  # av.FFmpegError (InvalidDataError …), OSError
-        raise InputError(f"{path}: cannot open as a video ({type(err).__name__}: {err})") from None
+    except (av.FFmpegError, OSError, ValueError) as err:  # ValueError: also undecodable metadata (UnicodeDecodeError)
+        raise InputError(f"{path}: cannot open as a video ({type(err).__name__}: {err})") from err
     try:
         with container:
             if not container.streams.video:
@@ -115,8 +115,8 @@ def read_video(path: "str | os.PathLike") -> VideoData:
             duration = container.duration / av.time_base if container.duration else None
     except InputError:
         raise
-    except Exception as err:
-        raise InputError(f"{path}: cannot decode video ({type(err).__name__}: {err})") from None
+    except (av.FFmpegError, OSError, ValueError) as err:  # FFmpeg's errors (InvalidDataError …), frame conversion
+        raise InputError(f"{path}: cannot decode video ({type(err).__name__}: {err})") from err
     if not frames:
         raise InputError(f"{path}: has a video stream but no decodable frames")
     if expected_frames and len(frames) < expected_frames:

@@ -168,7 +168,7 @@ class Hierarchy:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
-            raise SpecError([SpecProblem("", f"cannot read the hierarchy file: {err}", origin)], origin) from None
+            raise SpecError([SpecProblem("", f"cannot read the hierarchy file: {err}", origin)], origin) from err
         try:
             document = yaml.safe_load(text)
         except yaml.YAMLError:

@@ -177,7 +177,7 @@ def load_weights_file(backbone: keras.Model, path: "str | os.PathLike") -> None:
         copy_backbone_weights(source, backbone)
     except KaudioError as err:
         message = str(err).removeprefix("train.init_weights: ")
-        raise WeightsError(f"{path}: {message}" if not message.startswith(str(path)) else message) from None
+        raise WeightsError(f"{path}: {message}" if not message.startswith(str(path)) else message) from err
 
 
 def _plain(value: Any) -> Any:

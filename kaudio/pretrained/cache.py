@@ -153,7 +153,7 @@ def _make_weights_folder(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise WeightsError(f"cannot create the weights cache folder {folder}: {err}; "
-                           f"set {HOME_VARIABLE} to a writable folder") from None
+                           f"set {HOME_VARIABLE} to a writable folder") from err
 
 
 def _mismatches(entry: WeightsEntry, ids: FileIds) -> list[str]:
@@ -296,7 +296,7 @@ def _download(url: str, destination: Path, progress: bool) -> None:
     try:
         response = urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-        raise _DownloadFailed(_reason(err)) from None
+        raise _DownloadFailed(_reason(err)) from err
     received = 0
     with response, destination.open("wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
@@ -305,7 +305,7 @@ def _download(url: str, destination: Path, progress: bool) -> None:
             try:
                 chunk = response.read(CHUNK_BYTES)
             except (OSError, http.client.HTTPException) as err:
-                raise _DownloadFailed(f"connection lost after {received} bytes ({_reason(err)})") from None
+                raise _DownloadFailed(f"connection lost after {received} bytes ({_reason(err)})") from err
             if not chunk:
                 break
             out.write(chunk)

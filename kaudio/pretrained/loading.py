@@ -40,7 +40,7 @@ def weights_file_format(path: str | os.PathLike) -> str:
         file = h5py.File(path, "r")
     except OSError as err:
         raise WeightsError(f"{path}: not a readable HDF5 file ({err}); expected an OpenL3 .h5 file or a kaudio "
-                           f"{KERAS_WEIGHTS_SUFFIX} file") from None
+                           f"{KERAS_WEIGHTS_SUFFIX} file") from err
     with file:
         if "layer_names" in file.attrs:
             return "openl3_h5"
@@ -86,7 +86,7 @@ def load_backbone_weights(backbone: keras.Model, source: str | os.PathLike, *, m
         except WeightsError as err:
             files = " and ".join(str(file) for file in cached_files(entry))
             raise WeightsError(f"{err}\n(the file is the cached download of {source!r}: delete {files} to download "
-                               f"it again)") from None
+                               f"it again)") from err
         return path
     path = Path(source)
     _load_file(backbone, path, weights_file_format(path))
@@ -113,7 +113,7 @@ def _load_keras_weights(backbone: keras.Model, path: Path) -> None:
     except (ValueError, KeyError, OSError) as err:
         backbone.set_weights(previous)
         raise WeightsError(f"{path}: does not fit the kaudio backbone {backbone.name!r} ({type(backbone).__name__}): "
-                           f"{_keras_detail(err)}") from None
+                           f"{_keras_detail(err)}") from err
 
 
 def _keras_detail(err: Exception) -> str:

@@ -99,9 +99,9 @@ def load_manifest(path: str | os.PathLike | None = None) -> dict[str, WeightsEnt
     try:
         raw = parse_yaml(path.read_text(encoding="utf-8"), str(path))
     except OSError as err:
-        raise WeightsError(f"cannot read the weights manifest {path}: {err}") from None
+        raise WeightsError(f"cannot read the weights manifest {path}: {err}") from err
     except SpecError as err:
-        raise WeightsError(_invalid(path, [str(p) for p in err.problems])) from None
+        raise WeightsError(_invalid(path, [str(p) for p in err.problems])) from err
     top, problems = MANIFEST_SCHEMA.validate(raw.data, ())
     weights = top.get("weights")
     entries = {}

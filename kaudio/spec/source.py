@@ -60,9 +60,9 @@ def parse_yaml(text: str, origin: str) -> RawSpec:
         col = f", column {mark.column + 1}" if mark else ""
         raise SpecError(
             [SpecProblem("", f"YAML syntax error{col}: {err.problem or err.context}", origin, line)], origin
-        ) from None
+        ) from err
     except yaml.YAMLError as err:
-        raise SpecError([SpecProblem("", f"YAML error: {err}", origin)], origin) from None
+        raise SpecError([SpecProblem("", f"YAML error: {err}", origin)], origin) from err
     finally:
         loader.dispose()
     if data is None:
@@ -126,7 +126,7 @@ def read_spec_file(path: Path) -> RawSpec:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise SpecError([SpecProblem("", f"cannot read the spec file: {err}", str(path))], str(path)) from None
+        raise SpecError([SpecProblem("", f"cannot read the spec file: {err}", str(path))], str(path)) from err
     if not text.strip():
         raise SpecError([SpecProblem("", "the spec file is empty", str(path), 1)], str(path))
     return parse_yaml(text, str(path))

@@ -157,7 +157,7 @@ def _read_split(path: Path, table) -> dict:
     try:
         saved = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise KaudioError(f"{path}: cannot read the run's split ({err})") from None
+        raise KaudioError(f"{path}: cannot read the run's split ({err})") from err
     index = {key: i for i, key in enumerate(table.keys)}
     splits, missing = {}, []
     for name in ("train", "val", "test"):
@@ -177,5 +177,5 @@ def reraise_data_errors(error: BaseException):
 
     found = data_error(error)
     if found is not None:
-        raise found from None
+        raise found from error
     raise error

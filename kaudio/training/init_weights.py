@@ -57,8 +57,9 @@ def load_source_model(path: "str | os.PathLike") -> keras.Model:
         raise KaudioError(f"train.init_weights: no such file {path}")
     try:
         return keras.models.load_model(path, compile=False)
-    except Exception as err:  # noqa: BLE001  (a corrupt, foreign or incompatible archive)
-        raise KaudioError(f"train.init_weights: cannot load {path} as a Keras model: {err}") from None
+    except Exception as err:  # noqa: BLE001  Keras raises ValueError, TypeError, KeyError, AttributeError,
+        # OSError (h5py) and zipfile.BadZipFile for a corrupt, foreign or incompatible archive, with no common base
+        raise KaudioError(f"train.init_weights: cannot load {path} as a Keras model: {err}") from err
 
 
 def source_backbone(model: keras.Model, path: "str | os.PathLike" = "the source model") -> keras.Model:
