@@ -23,7 +23,7 @@ import numpy as np
 
 from kaudio.audio_io import StreamResampler
 from kaudio.audio_io import resample as _resample_all
-from kaudio.embedding.framing import StreamFramer, frame_count, hop_samples, padding_only_frames, timestamps
+from kaudio.embedding.framing import StreamFramer, hop_samples, padding_only_frames, timestamps, window_count
 from kaudio.embedding.inference import BatchRunner
 from kaudio.embedding.models import DEFAULT_AUDIO_MODEL, PRETRAINED, load_embedding_model, model_info
 from kaudio.errors import InputError, KaudioWarning
@@ -105,7 +105,7 @@ def warn_about_padding(length: int, model_rate: int, window: int, hop: int, cent
                       f"{model_rate} Hz); it is zero-padded", KaudioWarning, stacklevel=4)
     empty = padding_only_frames(length, window, hop, center)
     if empty:
-        n = frame_count(length, window, hop, center)
+        n = window_count(length, window, hop, center)
         warnings.warn(f"{where}: the last {empty} of {n} frames hold only zero padding: the hop "
                       f"({hop / model_rate:g} s) is longer than what is left of the "
                       f"{length / model_rate:g}-s audio; use a smaller hop_size or drop those frames",

@@ -23,8 +23,11 @@ def hop_samples(hop_size: float, sample_rate: int) -> int:
     return int(hop_size * sample_rate)
 
 
-def frame_count(length: int, window: int, hop: int, center: bool) -> int:
-    """Number of windows openl3 produces for ``length`` samples (already at the model rate)."""
+def window_count(length: int, window: int, hop: int, center: bool) -> int:
+    """Number of windows openl3 produces for ``length`` samples (already at the model rate).
+
+    Not to be confused with :func:`kaudio.layers.padding.frame_count`, the STFT frames of one window.
+    """
     padded = length + (window // 2 if center else 0)
     if padded <= window:
         return 1
@@ -34,7 +37,7 @@ def frame_count(length: int, window: int, hop: int, center: bool) -> int:
 def padding_only_frames(length: int, window: int, hop: int, center: bool) -> int:
     """How many trailing frames hold no sample of the signal, only zero padding (hop longer than
     what is left of the signal: e.g. a 1-s clip at a 2-s hop, centred, gives a second frame of zeros)."""
-    n = frame_count(length, window, hop, center)
+    n = window_count(length, window, hop, center)
     signal_end = (window // 2 if center else 0) + length
     first_empty = -(-signal_end // hop)  # the first frame starting at or after the signal's end
     return max(0, n - first_empty)
@@ -57,7 +60,7 @@ class StreamFramer:
 
     def __init__(self, length: int, window: int, hop: int, center: bool):
         self.window, self.hop = window, hop
-        self.n_frames = frame_count(length, window, hop, center)
+        self.n_frames = window_count(length, window, hop, center)
         self.lead = window // 2 if center else 0
         self.signal_end = self.lead + length  # samples of real signal in padded coordinates
         self.padded_length = window + (self.n_frames - 1) * hop

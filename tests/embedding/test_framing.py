@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kaudio.embedding.framing import StreamFramer, frame_count, padding_only_frames, timestamps
+from kaudio.embedding.framing import StreamFramer, padding_only_frames, timestamps, window_count
 
 
 def openl3_frames(x, window, hop, center):
@@ -17,11 +17,11 @@ def openl3_frames(x, window, hop, center):
     return np.stack([x[i * hop: i * hop + window] for i in range(n)])
 
 
-def test_frame_counts_from_the_reference():
-    assert frame_count(48000, 48000, 4800, center=True) == 6  # 1 s file, centred, hop 0.1
-    assert frame_count(48, 48000, 4800, center=False) == 1  # 48-sample file
-    assert frame_count(88200 * 48000 // 44100, 48000, 4800, center=True) == 16  # chirp_44k regression: 16 frames
-    assert frame_count(88200 * 48000 // 44100, 48000, 24000, center=False) == 3  # hop 0.5, no centring: 3 frames
+def test_window_counts_match_openl3():
+    assert window_count(48000, 48000, 4800, center=True) == 6  # 1 s file, centred, hop 0.1
+    assert window_count(48, 48000, 4800, center=False) == 1  # 48-sample file
+    assert window_count(88200 * 48000 // 44100, 48000, 4800, center=True) == 16  # chirp_44k regression: 16 frames
+    assert window_count(88200 * 48000 // 44100, 48000, 24000, center=False) == 3  # hop 0.5, no centring: 3 frames
     np.testing.assert_allclose(timestamps(3, 0.5), [0.0, 0.5, 1.0])
 
 
@@ -37,18 +37,18 @@ def test_stream_framer_matches_whole_array_framing(length, center, chunk):
         frames += [f.copy() for f in framer.feed(x[start: start + chunk])]
     frames += [f.copy() for f in framer.finish()]
     expected = openl3_frames(x, window, hop, center)
-    assert len(frames) == framer.n_frames == len(expected) == frame_count(length, window, hop, center)
+    assert len(frames) == framer.n_frames == len(expected) == window_count(length, window, hop, center)
     np.testing.assert_array_equal(np.stack(frames), expected)
 
 
 def test_stream_shorter_or_longer_than_announced_is_padded_or_cut():
     framer = StreamFramer(260, 100, 30, False)  # 7 frames, padded to 280 samples
     frames = list(framer.feed(np.ones(400, np.float32))) + list(framer.finish())
-    assert len(frames) == frame_count(260, 100, 30, False) == 7
+    assert len(frames) == window_count(260, 100, 30, False) == 7
     assert frames[-1][79] == 1.0 and frames[-1][80] == 0.0  # samples past 260 dropped, end zero-padded
     framer = StreamFramer(250, 100, 30, False)
     frames = list(framer.feed(np.ones(10, np.float32))) + list(framer.finish())
-    assert len(frames) == frame_count(250, 100, 30, False) and frames[0][10:].sum() == 0
+    assert len(frames) == window_count(250, 100, 30, False) and frames[0][10:].sum() == 0
 
 
 @pytest.mark.parametrize("length, window, hop, center, expected", [
