@@ -77,9 +77,9 @@ def _is_video(path) -> bool:
 
 def _settings(args, weights, with_video: bool):
     """Validate the arguments (before any output is looked at); ``(audio settings, image settings or None)``."""
-    from kaudio.embedding.audio import check_batch_size
     from kaudio.embedding.models import model_info
     from kaudio.embedding.settings import audio_settings, image_settings
+    from kaudio.embedding.validation import check_batch_size
     from kaudio.errors import KaudioError
 
     check_batch_size(args.batch_size)

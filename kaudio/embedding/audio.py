@@ -26,6 +26,7 @@ from kaudio.audio_io import resample as _resample_all
 from kaudio.embedding.framing import StreamFramer, hop_samples, padding_only_frames, timestamps, window_count
 from kaudio.embedding.inference import BatchRunner
 from kaudio.embedding.models import DEFAULT_AUDIO_MODEL, PRETRAINED, load_embedding_model, model_info
+from kaudio.embedding.validation import check_batch_size
 from kaudio.errors import InputError, KaudioWarning
 
 CHUNK_SECONDS = 10.0  # decode / resample granularity for files and long arrays
@@ -49,12 +50,6 @@ def check_hop_size(hop_size, sample_rate: int) -> int:
     if hop < 1:
         raise InputError(f"hop_size {hop_size} s is less than one sample at {sample_rate} Hz")
     return hop
-
-
-def check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
 
 
 def to_mono_float(audio, where: str = "audio") -> np.ndarray:

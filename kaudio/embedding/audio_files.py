@@ -15,11 +15,12 @@ import numpy as np
 
 from kaudio.audio_io import AudioFileReader
 from kaudio.embedding.audio import CHUNK_SECONDS  # noqa: F401  (named by the module doc and tests)
-from kaudio.embedding.audio import check_batch_size, check_hop_size, stream_windows
+from kaudio.embedding.audio import check_hop_size, stream_windows
 from kaudio.embedding.framing import timestamps
 from kaudio.embedding.inference import BatchRunner
 from kaudio.embedding.models import DEFAULT_AUDIO_MODEL, PRETRAINED, load_embedding_model, model_info
 from kaudio.embedding.output import output_path, save_npz_atomic
+from kaudio.embedding.validation import check_batch_size
 from kaudio.errors import KaudioWarning
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus")

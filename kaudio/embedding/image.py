@@ -25,6 +25,7 @@ import numpy as np
 
 from kaudio.embedding.models import DEFAULT_IMAGE_MODEL, PRETRAINED, load_embedding_model, model_info
 from kaudio.embedding.output import output_path, save_npz_atomic
+from kaudio.embedding.validation import check_batch_size
 from kaudio.errors import InputError, KaudioWarning
 
 SIZE = 224  # side of the network input
@@ -34,12 +35,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 
 # ----------------------------------------------------------------------------------------------
 # Validation helpers
-
-
-def check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
 
 
 def check_frame_rate(frame_rate, where: str = "frame_rate") -> float:

@@ -28,10 +28,11 @@ from typing import Sequence
 
 import numpy as np
 
-from kaudio.embedding.image import PreparedImages, _check_readable, _image_model, check_batch_size, run_image_model
+from kaudio.embedding.image import PreparedImages, _check_readable, _image_model, run_image_model
 from kaudio.embedding.models import (DEFAULT_AUDIO_MODEL, DEFAULT_IMAGE_MODEL, PRETRAINED, load_embedding_model,
                                      model_info)
 from kaudio.embedding.output import output_path, save_npz_atomic
+from kaudio.embedding.validation import check_batch_size
 from kaudio.errors import InputError, KaudioWarning
 
 SAMPLE_RATE = 48000  # openl3's audio_fps for videos
