@@ -50,7 +50,9 @@ class InitReport:
 
 def load_source_model(path: "str | os.PathLike") -> keras.Model:
     """``keras.models.load_model(path, compile=False)`` with kaudio's layers registered; KaudioError if unreadable."""
-    import kaudio  # noqa: F401  (registers the custom layers and section types)
+    from kaudio import registry
+
+    registry.load_components()  # kaudio's layers must be registered with Keras before loading
 
     path = Path(path)
     if not path.is_file():
