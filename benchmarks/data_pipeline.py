@@ -45,6 +45,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from common import peak_rss_own_mb, progress  # noqa: E402  (benchmarks/common.py)
 
 FORMATS = {"wav": ("WAV", "PCM_16", ".wav"), "flac": ("FLAC", "PCM_16", ".flac"), "ogg": ("OGG", "VORBIS", ".ogg"),
            "mp3": ("MP3", "MPEG_LAYER_III", ".mp3")}
@@ -72,21 +73,6 @@ def parse_args(argv=None):
     if args.files < 1 or args.seconds <= 0 or args.batch_size < 1:
         parser.error("--files, --seconds and --batch-size must be positive")
     return args
-
-
-def progress(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def peak_rss_own_mb():
-    """Peak RSS of this process's own address space (``VmHWM`` in ``/proc/self/status``), MiB; None elsewhere."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -58,7 +58,6 @@ one machine only.
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -71,6 +70,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from common import maxrss_mb, peak_rss_own_mb, progress  # noqa: E402  (benchmarks/common.py)
 import tensorflow as tf  # noqa: E402
 
 import kaudio  # noqa: E402
@@ -141,32 +141,6 @@ def loudness_changes(seconds, sr=SR, seed=2):
 def machine_info():
     return {"cpu_count": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__,
             "python": sys.version.split()[0], "kaudio": getattr(kaudio, "__version__", "?")}
-
-
-def maxrss_mb(who=resource.RUSAGE_SELF):
-    """Peak resident set size in MiB (Linux reports KiB, macOS bytes)."""
-    value = resource.getrusage(who).ru_maxrss
-    return value / (1024 * 1024) if sys.platform == "darwin" else value / 1024
-
-
-def peak_rss_own_mb():
-    """Peak RSS of this process's own address space (``VmHWM``), in MiB.
-
-    Unlike ``ru_maxrss``, which a child started by ``fork``+``exec`` inherits from its parent's
-    pre-``exec`` image (so a small child reports the parent's peak), ``VmHWM`` belongs to the
-    current address space only. Falls back to ``ru_maxrss`` where ``/proc`` is missing.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return maxrss_mb()
-
-
-def progress(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def fmt_ratio(value, base):

@@ -21,7 +21,7 @@ The contract of a registered class — what the validator and the builder call, 
     cross-field rules, after the schema. ``context`` (:class:`kaudio.spec.validate.ValidationContext`)
     holds the sections validated before (``context.sections``, ``context.input``), the spec's
     folder (``context.source_dir``) and, for the training kinds, the model's outputs
-    (``context.output_shape``, ``context.output_section``). It may normalise ``params`` in place —
+    (``context.output_shape``). It may normalise ``params`` in place —
     fill derived defaults (a front end's ``win_length``), inline a referenced file (a hierarchy) —
     so every later reader sees the final values.
 ``spec_output_shape(params, input_shape) -> (shape, [(key, message)])`` (model kinds)

@@ -244,6 +244,23 @@ def resolve_data_hierarchy(hierarchy: Any, root: Path) -> Hierarchy:
     raise KaudioError(f"hierarchy must be a Hierarchy, a mapping or a path, got {type(hierarchy).__name__}")
 
 
+def _read_labels_csv(root: Path) -> tuple[Path, list[str], list[tuple[int, list[str]]], list[str]]:
+    """``(path, header, rows, problems)`` of ``root/labels.csv``; raises for a missing folder or file and
+    for an unreadable csv (``problems`` are those that still let the rows be read)."""
+    if not root.is_dir():
+        raise InputError(f"{root}: dataset folder not found" + (" (it is a file)" if root.exists() else ""))
+    labels_path = root / LABELS_FILE
+    if not labels_path.is_file():
+        csvs = sorted(p.name for p in root.glob("*.csv"))
+        hint = f"; csv files there: {', '.join(csvs)}" if csvs else ""
+        raise InputError(f"{root}: no {LABELS_FILE} (columns file,tags[,known][,split]){hint}")
+    problems: list[str] = []
+    read = _read_csv(labels_path, problems)
+    if read is None:
+        raise LabelsError(problems, str(labels_path))
+    return labels_path, read[0], read[1], problems
+
+
 def _read_csv(path: Path, problems: list[str]) -> tuple[list[str], list[tuple[int, list[str]]]] | None:
     """Header and ``(line, cells)`` rows of a csv file, or ``None`` (problem recorded)."""
     try:
@@ -372,20 +389,8 @@ def load_tagging_folder(directory: "str | os.PathLike", hierarchy: Any = None) -
             missing from ``known``, bad ``split`` values, mask.csv problems.
     """
     root = Path(directory).expanduser()
-    if not root.is_dir():
-        raise InputError(f"{root}: dataset folder not found" + (" (it is a file)" if root.exists() else ""))
+    labels_path, header, rows, problems = _read_labels_csv(root)
     hierarchy = resolve_data_hierarchy(hierarchy, root)
-    labels_path = root / LABELS_FILE
-    if not labels_path.is_file():
-        csvs = sorted(p.name for p in root.glob("*.csv"))
-        hint = f"; csv files there: {', '.join(csvs)}" if csvs else ""
-        raise InputError(f"{root}: no {LABELS_FILE} (columns file,tags[,known][,split]){hint}")
-
-    problems: list[str] = []
-    read = _read_csv(labels_path, problems)
-    if read is None:
-        raise LabelsError(problems, str(labels_path))
-    header, rows = read
     for name in ("file", "tags"):
         if name not in header:
             close = difflib.get_close_matches(name, [h.lower() for h in header], n=1, cutoff=0.6)
@@ -500,15 +505,7 @@ def tag_names_in(directory: "str | os.PathLike") -> list[str]:
         LabelsError / InputError: the folder or its ``labels.csv`` cannot be read (the full check
             comes with :func:`load_tagging_folder`).
     """
-    root = Path(directory).expanduser()
-    labels_path = root / LABELS_FILE
-    if not labels_path.is_file():
-        raise InputError(f"{root}: no {LABELS_FILE} (columns file,tags[,known][,split])")
-    problems: list[str] = []
-    read = _read_csv(labels_path, problems)
-    if read is None:
-        raise LabelsError(problems, str(labels_path))
-    header, rows = read
+    labels_path, header, rows, problems = _read_labels_csv(Path(directory).expanduser())
     names: set[str] = set()
     for line, cells in rows:
         row = _row_cells(labels_path, line, header, cells, problems)

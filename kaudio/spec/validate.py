@@ -68,14 +68,6 @@ class Spec:
         """The model's output per example: a shape tuple, ``{name: shape}`` for several outputs, or ``None``."""
         return model_output_shape(self.shapes)
 
-    @property
-    def output_section(self) -> tuple[str, dict] | None:
-        """``(kind, params)`` of the section that produces the model's output (head, fusion or backbone)."""
-        for kind in ("fusion", "head", "backbone"):
-            if kind in self.sections:
-                return kind, self.sections[kind]
-        return None
-
     def component(self, kind: str) -> type | None:
         """The registered class of section ``kind`` (``None`` if the section is absent)."""
         section = self.sections.get(kind)
@@ -126,14 +118,6 @@ class ValidationContext:
     def output_shape(self):
         """The model's output per example (after the model sections were validated), or ``None``."""
         return model_output_shape(self.shapes)
-
-    @property
-    def output_section(self) -> tuple[str, dict] | None:
-        """``(kind, params)`` of the section producing the model's output."""
-        for kind in ("fusion", "head", "backbone"):
-            if kind in self.sections:
-                return kind, self.sections[kind]
-        return None
 
     @property
     def source_dir(self) -> Path:
