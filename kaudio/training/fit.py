@@ -196,7 +196,7 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
         model = trainer.build_model()
         trainer.check_dataset(train_ds, model, "training")
         trainer.check_dataset(val_ds, model, "validation")
-        trainer.prepare(model, run_dir, resuming, verbose)
+        trainer.prepare(model, run_dir, resuming, verbose, train_ds=train_ds)
         wrapper = trainer.training_model(model)
         wrapper(_zeros_like_input(model))  # built before BackupAndRestore restores
         steps = count_batches(train_ds)
@@ -207,7 +207,7 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
 
     monitor, mode = trainer.monitor
     best = BestModel(run_dir, monitor, mode, resuming)
-    all_callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), *trainer.callbacks(run_dir), best,
+    all_callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), *trainer.callbacks(run_dir, val_ds), best,
                      keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resuming),
                      keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0)]
     if settings["keep_checkpoints"]:

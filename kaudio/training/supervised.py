@@ -187,7 +187,7 @@ class SupervisedTrainer(Trainer):
 
     # --- run ----------------------------------------------------------------------------------
 
-    def prepare(self, model, run_dir: Path, resuming: bool, verbose: int = 1) -> None:
+    def prepare(self, model, run_dir: Path, resuming: bool, verbose: int = 1, train_ds=None) -> None:
         """``init_weights`` (fresh runs only) and ``freeze_backbone``."""
         import json
 
@@ -222,7 +222,7 @@ class SupervisedTrainer(Trainer):
         schedule = WarmupSchedule(settings["learning_rate"], round(settings["warmup_epochs"] * steps_per_epoch))
         return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=settings["weight_decay"])
 
-    def callbacks(self, run_dir: Path) -> list:
+    def callbacks(self, run_dir: Path, val_ds=None) -> list:
         from kaudio.training.callbacks import ReseedAugmentation
 
         return [ReseedAugmentation(self.settings["seed"])] if getattr(self, "augment", None) is not None else []

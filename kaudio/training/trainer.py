@@ -24,15 +24,17 @@ Hooks (all optional but :meth:`Trainer.training_model` and :meth:`Trainer.optimi
 ``monitors(spec)``                 ``{logged name: "min" | "max"}`` the best checkpoint may use
 ``build_model()``                  the :class:`~kaudio.models.KaudioModel` to train (saved as
                                    ``best.keras``)
-``prepare(model, run_dir, ...)``   before compiling, on a fresh run (initial weights, freezing)
+``prepare(model, run_dir, ...)``   before compiling (initial weights on a fresh run, freezing,
+                                   statistics fitted on the training data)
 ``training_model(model)``          the ``keras.Model`` that ``fit`` runs (wraps ``model``:
                                    losses, augmentation, teacher …); a ``compute_loss`` override
                                    returns its loss through
                                    :func:`kaudio.training.model.scale_for_replicas` so that
                                    distributed runs train and log like one device
 ``optimizer(steps_per_epoch)``     the Keras optimizer
-``callbacks(run_dir)``             extra Keras callbacks (run before the best-checkpoint one, so
-                                   they may add metrics to the epoch logs)
+``callbacks(run_dir, val_ds)``     extra Keras callbacks (run before the best-checkpoint one, so
+                                   they may add metrics computed on the validation data to the
+                                   epoch logs)
 ``check_dataset(dataset, model)``  element structure of the training / validation datasets
 ``load_data(directory, ...)``      a dataset folder → :class:`kaudio.training.data.SpecData`
 ``evaluate(model, val, test)``     the run's metrics (``kaudio evaluate``)
@@ -131,8 +133,9 @@ class Trainer:
 
         return KaudioModel(self.spec)
 
-    def prepare(self, model, run_dir: Path, resuming: bool, verbose: int = 1) -> None:
-        """Before compiling: initial weights on a fresh run, frozen parts. Default: nothing."""
+    def prepare(self, model, run_dir: Path, resuming: bool, verbose: int = 1, train_ds=None) -> None:
+        """Before compiling: initial weights or statistics from ``train_ds`` on a fresh run (a resumed
+        run restores every variable from its backup), frozen parts. Default: nothing."""
 
     def training_model(self, model):
         """The ``keras.Model`` that ``fit`` runs; it must train ``model``'s variables."""
@@ -142,8 +145,8 @@ class Trainer:
         """The Keras optimizer of the run."""
         raise NotImplementedError
 
-    def callbacks(self, run_dir: Path) -> list:
-        """Extra Keras callbacks of this kind of training."""
+    def callbacks(self, run_dir: Path, val_ds=None) -> list:
+        """Extra Keras callbacks of this kind of training (``val_ds``: the validation dataset)."""
         return []
 
     def check_dataset(self, dataset, model, what: str) -> None:

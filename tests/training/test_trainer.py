@@ -42,7 +42,7 @@ if registry.lookup("train", "kaudio_tests_regression") is None:
         def optimizer(self, steps_per_epoch):
             return keras.optimizers.Adam(self.settings["learning_rate"])
 
-        def callbacks(self, run_dir):
+        def callbacks(self, run_dir, val_ds=None):
             class Gain(keras.callbacks.Callback):  # a metric the trainer adds to the epoch logs
                 def on_epoch_end(self, epoch, logs=None):
                     logs["val_gain"] = -logs["val_loss"]
