@@ -24,6 +24,7 @@ LEVELS = ("fine", "coarse")
 METRICS = ("roc_auc", "pr_auc", "f1")
 METRIC_TITLES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1", "accuracy": "Accuracy",
                  "macro_f1": "Macro F1"}
+METRIC_TITLES.update(micro_ap="Micro-AP", macro_ap="Macro-AP", segment_f1="Segment F1", segment_er="Segment ER", event_f1="Event F1")
 
 
 def evaluate_levels(y_true: Mapping[str, np.ndarray], y_score: Mapping[str, np.ndarray],
