@@ -120,7 +120,7 @@ def to_markdown(summary: Sequence[dict], digits: int = 1, title: str | None = No
     levels, metrics = _summary_layout(summary)
 
     def title_of(level, metric):
-        return METRIC_TITLES[metric] if len(levels) == 1 else f"{level.capitalize()} {METRIC_TITLES[metric]}"
+        return METRIC_TITLES[metric] if len(levels) == 1 else f"{level[:1].upper() + level[1:]} {METRIC_TITLES[metric]}"
 
     columns = [title_of(level, m) for level in levels for m in metrics]
     lines = [f"**{title}**", ""] if title else []
