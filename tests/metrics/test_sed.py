@@ -121,7 +121,7 @@ def test_rows_per_snr_and_the_table():
     markdown = to_markdown(summarize_runs({"GAP": [worse_rows], "2APAE": [rows, rows]}), digits=1)
     header = markdown.splitlines()[0]
     assert header.startswith("| Method | Runs | All Micro-AP | All Macro-AP | All ROC-AUC | All Segment F1 | "
-                             "All Segment ER | All Event F1 | 20 db Micro-AP")
+                             "All Segment ER | All Event F1 | 20 dB Micro-AP")
     assert "| 2APAE | 2 | 100.0 ± 0.0 |" in markdown
 
 
