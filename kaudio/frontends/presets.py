@@ -1,6 +1,7 @@
 """Named front-end settings that reproduce published implementations: OpenL3 (``marl/openl3``
-``openl3/models.py``, trained with kapre 0.1.4) and PANNs (``qiuqiangkong/audioset_tagging_cnn``
-``pytorch/models.py``, torchlibrosa).
+``openl3/models.py``, trained with kapre 0.1.4), PANNs (``qiuqiangkong/audioset_tagging_cnn``
+``pytorch/models.py``, torchlibrosa) and 2APAE (``soham97/MTL_Weakly_labelled_audio_data``, whose
+features are Kong's ``qiuqiangkong/sed_time_freq_segmentation`` ``utils/features.py``).
 
 A preset supplies defaults; keys written in the spec override them.
 """
@@ -33,5 +34,18 @@ PANNS_32K = dict(_PANNS_COMMON, n_fft=1024, win_length=1024, hop_length=320, f_m
 #: The hierarchical-tagging paper's setting and PANNs' Cnn14_16k: 16 kHz, 32 ms window, 10 ms hop, 50–8000 Hz.
 PANNS_16K = dict(_PANNS_COMMON, n_fft=512, win_length=512, hop_length=160, f_max=8000.0)
 
-MEL_PRESETS = {"openl3": OPENL3_MEL, "openl3_v04": OPENL3_V04_MEL, "panns_32k": PANNS_32K, "panns_16k": PANNS_16K}
+#: 2APAE (Deshmukh et al., "Multi-Task Learning for Interpretable Weakly Labelled Sound Event Detection",
+#: §IV-C; the features of Kong et al.'s ``LogMelExtractor``): at 32 kHz, ``scipy.signal.spectrogram`` with a
+#: *symmetric* Hamming window (``np.hamming(2048)``), nperseg 2048, hop 1024, no detrending, no centring or
+#: padding (311 frames for 10 s), ``mode="magnitude"`` with scipy's density scaling at fs=1 (|FFT| / sqrt(Σw²));
+#: librosa's Slaney mel (64 bands, 50 Hz to 16 kHz, Slaney norm) on that *magnitude*; natural log of
+#: (mel + 1e-8); then every mel bin standardised with the training split's mean and std (the z-score the
+#: reference applies in ``dataset.py``; identity until the trainer sets the statistics). Output (time, mel, 1).
+DESHMUKH_2APAE = dict(n_fft=2048, win_length=2048, hop_length=1024, window="hamming", window_symmetric=True,
+                      padding="valid", spectrum_scaling="window_energy", spectrum_power=1.0, n_mels=64, f_min=50.0,
+                      f_max=16000.0, mel_scale="slaney", mel_norm="slaney", mel_exponent=1.0, decibel="log",
+                      db_amin=1e-8, db_top=None, layout="time_freq", standardize=True)
+
+MEL_PRESETS = {"openl3": OPENL3_MEL, "openl3_v04": OPENL3_V04_MEL, "panns_32k": PANNS_32K, "panns_16k": PANNS_16K,
+               "2apae": DESHMUKH_2APAE}
 LINEAR_PRESETS = {"openl3": OPENL3_LINEAR, "openl3_v04": OPENL3_LINEAR}

@@ -5,10 +5,25 @@ Pipeline (each step a layer, only the STFT engine is backend-specific)::
     waveform (batch, samples, ch)
       → FramePadding (valid / same / end / center)           kaudio, keras.ops
       → STFT magnitude |X| (batch, frames, freq, ch)          engine: kapre STFT + Magnitude
+                                                              (periodic or symmetric window)
+      → Rescaling(1/sqrt(Σw²))  (spectrum_scaling: window_energy only)   keras
       → Power(spectrum_power)  |X| or |X|²                    kaudio, keras.ops
       → MelFilterbank → Power(mel_exponent)   (mel only)      kaudio, keras.ops
       → Decibel(openl3 / power_to_db / log / none)            kaudio, keras.ops
       → layout freq_time (F, T, ch) or time_freq (T, F, ch), cast to the output dtype (float32)
+      → Standardization, per frequency bin   (standardize: true only)   kaudio, keras.ops
+
+``spectrum_scaling: window_energy`` divides the magnitude by ``sqrt(Σ w²)``: that is
+``scipy.signal.spectrogram(mode="magnitude")`` with its default ``scaling="density"`` and ``fs=1``
+(|FFT| / sqrt(fs·Σw²)), the STFT of Kong's ``qiuqiangkong/sed_time_freq_segmentation``
+``utils/features.py`` that 2APAE's features come from (preset ``2apae``).
+
+``standardize: true`` ends the front end with a :class:`~kaudio.layers.Standardization` layer —
+per-bin ``(x − mean) / std`` with non-trainable statistics saved in the ``.keras`` file, the
+identity (mean 0, std 1) until they are set. The trainer sets them from the training split:
+``frontend.fit_standardization(waveform_batches)`` (or ``frontend.standardization.set_statistics(mean,
+std)`` with statistics from :func:`kaudio.layers.standardize.feature_statistics`);
+``frontend(waveforms, standardize=False)`` gives the features before standardisation.
 
 ``precision: float64`` runs every step in float64 and casts the result to float32 (the output
 dtype; see dtype policies below). In float32 the STFT's rounding error (~1e-7 of a frame's
@@ -35,28 +50,37 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from kaudio.dtypes import get_policy
-from kaudio.frontends.engines import ENGINES, WINDOWS
+from kaudio.errors import KaudioError
+from kaudio.frontends.engines import ENGINES, WINDOWS, window_values
 from kaudio.frontends.presets import LINEAR_PRESETS, MEL_PRESETS
 from kaudio.layers.decibel import DECIBEL_MODES, Decibel
 from kaudio.layers.padding import PAD_VALUE_MODES, PADDING_MODES, FramePadding, frame_count
 from kaudio.layers.spectral import MelFilterbank, Power, empty_mel_bands
+from kaudio.layers.standardize import RunningStatistics, Standardization
 from kaudio.registry import register
 from kaudio.spec.schema import Field, Schema
 
 LAYOUTS = ("freq_time", "time_freq")
 PRECISIONS = ("float32", "float64")
+#: ``none``: |X| as the FFT gives it; ``window_energy``: |X| / sqrt(Σw²), scipy's density scaling at fs=1.
+SPECTRUM_SCALINGS = ("none", "window_energy")
 
 COMMON_FIELDS = (
     Field("engine", str, "kapre", "STFT implementation", choices=tuple(ENGINES)),
     Field("n_fft", int, 2048, "FFT size", minimum=2),
     Field("win_length", int, None, "window length (default n_fft)", minimum=2, nullable=True),
     Field("hop_length", int, None, "hop in samples (default win_length // 4)", minimum=1, nullable=True),
-    Field("window", str, "hann", "periodic window", choices=WINDOWS),
+    Field("window", str, "hann", "window shape (periodic unless window_symmetric)", choices=WINDOWS),
+    Field("window_symmetric", bool, False, "symmetric window (numpy's np.hamming, scipy) instead of the periodic "
+          "one (librosa, torch.stft)"),
     Field("padding", str, "valid", "how the waveform is padded before framing", choices=PADDING_MODES),
     Field("pad_mode", str, "constant", "values used by padding 'center'", choices=PAD_VALUE_MODES),
+    Field("spectrum_scaling", str, "none", "scaling of the magnitude: none, or window_energy = |X| / sqrt(sum w^2) "
+          "(scipy.signal.spectrogram's density scaling at fs = 1)", choices=SPECTRUM_SCALINGS),
     Field("spectrum_power", float, 1.0, "1 = magnitude, 2 = power", minimum=0, exclusive_minimum=True),
     Field("decibel", str, "power_to_db", "log compression", choices=DECIBEL_MODES),
     Field("db_amin", float, 1e-10, "floor before the log", minimum=0, exclusive_minimum=True),
@@ -65,6 +89,8 @@ COMMON_FIELDS = (
           minimum=0, exclusive_minimum=True, nullable=True),
     Field("layout", str, "freq_time", "output axes after the batch", choices=LAYOUTS),
     Field("precision", str, "float32", "dtype of the front-end computation", choices=PRECISIONS),
+    Field("standardize", bool, False, "end with a per-bin standardisation whose statistics (saved with the model) "
+          "the trainer sets from the training split; identity until then"),
 )
 MEL_FIELDS = (
     Field("n_mels", int, 128, "number of mel bands", minimum=1),
@@ -95,7 +121,8 @@ class SpectrogramFrontEnd(keras.layers.Layer):
     def __init__(self, sample_rate: int, n_fft: int = 2048, win_length: int | None = None, hop_length: int | None = None,
                  window: str = "hann", padding: str = "valid", pad_mode: str = "constant", spectrum_power: float = 1.0,
                  decibel: str = "power_to_db", db_amin: float = 1e-10, db_ref: float = 1.0, db_top: float | None = 80.0,
-                 layout: str = "freq_time", precision: str = "float32", engine: str = "kapre", **kwargs):
+                 layout: str = "freq_time", precision: str = "float32", engine: str = "kapre",
+                 window_symmetric: bool = False, spectrum_scaling: str = "none", standardize: bool = False, **kwargs):
         kwargs["autocast"] = False  # the waveform reaches call() in its own dtype (module docstring)
         kwargs["dtype"] = output_policy(kwargs.get("dtype"))
         super().__init__(**kwargs)
@@ -105,14 +132,24 @@ class SpectrogramFrontEnd(keras.layers.Layer):
             sample_rate=int(sample_rate), n_fft=n_fft, win_length=win_length, hop_length=hop_length, window=window,
             padding=padding, pad_mode=pad_mode, spectrum_power=float(spectrum_power), decibel=decibel,
             db_amin=float(db_amin), db_ref=float(db_ref), db_top=db_top, layout=layout, precision=precision,
-            engine=engine,
+            engine=engine, window_symmetric=bool(window_symmetric), spectrum_scaling=spectrum_scaling,
+            standardize=bool(standardize),
         )
         # === Layers ===
         self.padding_layer = FramePadding(padding, n_fft, win_length, hop_length, pad_mode, dtype=precision, name="padding")
-        self.stft_layers = ENGINES[engine].layers(n_fft, win_length, hop_length, window, precision, name="stft")
+        self.stft_layers = ENGINES[engine].layers(n_fft, win_length, hop_length, window, precision, name="stft",
+                                                  symmetric=window_symmetric)
+        self.scaling_layers = []
+        if spectrum_scaling == "window_energy":
+            energy = float(np.sum(window_values(window, win_length, window_symmetric) ** 2))
+            self.scaling_layers.append(keras.layers.Rescaling(1.0 / math.sqrt(energy), dtype=precision,
+                                                              name="spectrum_scaling"))
         self.power_layer = Power(spectrum_power, dtype=precision, name="spectrum_power")
         self.filterbank_layers = self._filterbank_layers()
         self.decibel_layer = Decibel(decibel, db_amin, db_ref, db_top, dtype=precision, name="decibel")
+        bin_axis = 1 if layout == "freq_time" else 2
+        self.standardization = Standardization(axis=bin_axis, dtype=self.dtype_policy, name="standardization") \
+            if standardize else None
 
     def _filterbank_layers(self) -> list:
         return []
@@ -123,17 +160,50 @@ class SpectrogramFrontEnd(keras.layers.Layer):
         return self.settings["n_fft"] // 2 + 1
 
     def build(self, input_shape):
-        # The sub-layers own no weights (the mel matrix is a constant), so nothing to create.
+        # Only the optional standardisation owns weights (the mel matrix is a constant).
+        if self.standardization is not None:
+            self.standardization.build(self.compute_output_shape(input_shape))
         self.built = True
 
-    def call(self, waveform):
+    def call(self, waveform, standardize: bool = True):
+        """Features of ``waveform``; ``standardize=False`` skips the standardisation (the raw features
+        its statistics are computed from)."""
         x = ops.cast(waveform, self.settings["precision"])
         x = self.padding_layer(x)
-        for layer in self.stft_layers + [self.power_layer] + self.filterbank_layers + [self.decibel_layer]:
+        for layer in (self.stft_layers + self.scaling_layers + [self.power_layer] + self.filterbank_layers
+                      + [self.decibel_layer]):
             x = layer(x)
         if self.settings["layout"] == "freq_time":
             x = ops.transpose(x, (0, 2, 1, 3))
-        return ops.cast(x, self.compute_dtype)
+        x = ops.cast(x, self.compute_dtype)
+        if self.standardization is not None and standardize:
+            x = self.standardization(x)
+        return x
+
+    def fit_standardization(self, batches, max_batches: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Set the standardisation statistics from waveforms and return them ``(mean, std)``.
+
+        Args:
+            batches: an iterable of waveform batches ``(batch, samples, channels)`` — or of tuples
+                whose first item is one, such as a ``tf.data`` dataset of ``(audio, targets)`` — of
+                the *training* split: per-bin mean and std over every clip and frame, as the
+                reference (:func:`kaudio.layers.standardize.feature_statistics`).
+            max_batches: stop after this many batches (``None``: all).
+
+        Raises:
+            KaudioError: the front end was built without ``standardize: true``, or no batch was given.
+        """
+        if self.standardization is None:
+            raise KaudioError(f"{self.name}: this front end has no standardisation (spec: frontend.standardize: true)")
+        statistics = RunningStatistics(axis=self.standardization.axis)
+        for i, batch in enumerate(batches):
+            if max_batches is not None and i >= max_batches:
+                break
+            waveform = batch[0] if isinstance(batch, (tuple, list)) else batch
+            statistics.update(ops.convert_to_numpy(self(waveform, standardize=False)))
+        mean, std = statistics.result()
+        self.standardization.set_statistics(mean, std)
+        return mean, std
 
     def frames(self, samples: int) -> int:
         """STFT frames produced from ``samples`` samples."""

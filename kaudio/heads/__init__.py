@@ -4,6 +4,10 @@ from kaudio.heads.hierarchical import FlatHead, GAPHead, GMPHead, HierarchicalHe
 from kaudio.heads.tagging import ClassifierHead, TaggerHead
 from kaudio.heads.pooling import GlobalPoolHead
 from kaudio.heads.fusion import ConcatMLPFusion
+from kaudio.heads.sed import (AttentionPoolingSEDHead, GlobalAveragePoolingSEDHead, GlobalMaxPoolingSEDHead,
+                              GlobalWeightedRankPoolingSEDHead, SEDHead, TwoStepAttentionAEHead)
 
-__all__ = ["ClassifierHead", "ConcatMLPFusion", "EmbeddingPoolHead", "GlobalPoolHead", "FlatHead", "GAPHead", "GMPHead", "GridMaxPoolEmbedding", "HierarchicalHead", "LPHead",
-           "LevelwiseHead", "ResAttHead", "TaggerHead", "TopDownHead"]
+__all__ = ["AttentionPoolingSEDHead", "ClassifierHead", "ConcatMLPFusion", "EmbeddingPoolHead", "GlobalAveragePoolingSEDHead",
+           "GlobalMaxPoolingSEDHead", "GlobalPoolHead", "GlobalWeightedRankPoolingSEDHead", "FlatHead", "GAPHead", "GMPHead",
+           "GridMaxPoolEmbedding", "HierarchicalHead", "LPHead", "LevelwiseHead", "ResAttHead", "SEDHead", "TaggerHead",
+           "TopDownHead", "TwoStepAttentionAEHead"]

@@ -2,7 +2,10 @@
 from kaudio.layers.decibel import Decibel
 from kaudio.layers.hierarchical import GroupedPooling, LinearProjection, ResidualAttention, TopDownSoftTree
 from kaudio.layers.padding import FramePadding
+from kaudio.layers.sed import FrequencyMean, GlobalWeightedRankPooling, TimeAttentionPooling, TwoStepAttention
 from kaudio.layers.spectral import MelFilterbank, Power
+from kaudio.layers.standardize import Standardization, feature_statistics
 
-__all__ = ["Decibel", "FramePadding", "GroupedPooling", "LinearProjection", "MelFilterbank", "Power", "ResidualAttention",
-           "TopDownSoftTree"]
+__all__ = ["Decibel", "FramePadding", "FrequencyMean", "GlobalWeightedRankPooling", "GroupedPooling", "LinearProjection",
+           "MelFilterbank", "Power", "ResidualAttention", "Standardization", "TimeAttentionPooling", "TopDownSoftTree",
+           "TwoStepAttention", "feature_statistics"]

@@ -8,6 +8,7 @@ from kaudio import registry
 from kaudio.errors import KaudioError
 from kaudio.losses.hierarchical_bce import CONSISTENCY_TERMS, HierarchicalBCE, masked_bce
 from kaudio.losses.classification import CategoricalCrossentropy, MaskedBCE
+from kaudio.losses.sed import SEDReconstructionLoss
 
 
 def loss_from_spec(spec: "Any | str | os.PathLike | Mapping[str, Any]"):
@@ -25,4 +26,5 @@ def loss_from_spec(spec: "Any | str | os.PathLike | Mapping[str, Any]"):
     return spec.component("loss").from_spec(spec.params("loss"), spec)
 
 
-__all__ = ["CONSISTENCY_TERMS", "CategoricalCrossentropy", "HierarchicalBCE", "MaskedBCE", "loss_from_spec", "masked_bce"]
+__all__ = ["CONSISTENCY_TERMS", "CategoricalCrossentropy", "HierarchicalBCE", "MaskedBCE", "SEDReconstructionLoss",
+           "loss_from_spec", "masked_bce"]
