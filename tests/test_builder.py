@@ -50,6 +50,8 @@ def _expected_shapes(spec, batch: int) -> dict | tuple:
     if spec.fusion:
         return (batch, spec.fusion["num_classes"])
     head = spec.head
+    if isinstance(spec.output_shape, dict) and "hierarchy" not in head:  # heads with several outputs (SED)
+        return {name: (batch,) + tuple(shape) for name, shape in spec.output_shape.items()}
     if "hierarchy" in head:
         hierarchy = Hierarchy.from_mapping(head["hierarchy"])
         shapes = {"fine": (batch, hierarchy.n_fine), "coarse": (batch, hierarchy.n_coarse)}
