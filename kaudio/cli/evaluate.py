@@ -115,7 +115,7 @@ def run(args) -> int:
             print(result["markdown"], end="")
             print(f"kaudio evaluate: wrote {run_dir / (stem + '.md')}, {run_dir / (stem + '.csv')}")
             return 0
-        result = trainer.evaluate(model, data.dataset("val"), data.dataset(args.split), run_dir)
+        result = trainer.evaluate(model, data.dataset("val"), data.dataset(args.split), run_dir, split=args.split)
     except tf.errors.OpError as err:
         reraise_data_errors(err)
     print(f"kaudio evaluate: {spec.name} on the {args.split} split ({len(data.splits[args.split])} clips)"

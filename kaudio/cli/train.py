@@ -92,19 +92,20 @@ def run(args) -> int:
                 import keras
 
                 model = keras.models.load_model(best_dir / "best.keras")
-                result = trainer_for(spec).evaluate(model, val_ds(0), test_ds(0), best_dir)
+                result = trainer.evaluate(model, val_ds(0), test_ds(0), best_dir, split=test_split)
                 print(result["markdown"], end="")
                 print(f"kaudio train: run directory {best_dir}")
                 return 0
             out = out / "seeds"
         if args.seeds > 1:
-            summary = run_seeds(spec, train_ds, val_ds, test_ds, out, seeds=args.seeds, verbose=verbose)
+            summary = run_seeds(spec, train_ds, val_ds, test_ds, out, seeds=args.seeds, verbose=verbose,
+                                trainer=trainer, split=test_split)
             print(summary["markdown"], end="")
             print(f"kaudio train: {args.seeds} runs in {out}; table in {out / 'metrics.md'}")
             return 0
         seed = spec.train["seed"]
         result = fit(spec, train_ds(seed), val_ds(seed), run_dir=out, verbose=verbose)
-        evaluation = trainer.evaluate(result.model, val_ds(seed), test_ds(seed), out)
+        evaluation = trainer.evaluate(result.model, val_ds(seed), test_ds(seed), out, split=test_split)
     except tf.errors.OpError as err:
         reraise_data_errors(err)
     print(f"kaudio train: best epoch {result.best_epoch} of {len(result.history.get('loss', []))}")

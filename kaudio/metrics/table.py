@@ -105,30 +105,46 @@ def _level_row(run: Sequence[dict], level: str, method: str) -> dict:
     raise InputError(f"a run of {method!r} has no {level!r} row (use evaluate_levels' output)")
 
 
+#: Metrics shown as plain ratios (an error rate can exceed 1), not in percent.
+RATIO_METRICS = frozenset({"segment_er", "event_er"})
+
+
 def _cell(row: dict, level: str, metric: str, digits: int) -> str:
     mean, std = row[f"{level}_{metric}_mean"], row[f"{level}_{metric}_std"]
     if math.isnan(mean):
         return "n/a"
-    text = f"{100 * mean:.{digits}f}"
-    return text + (f" ± {100 * std:.{digits}f}" if row["runs"] > 1 else "")
+    scale, places = (1, digits + 1) if metric in RATIO_METRICS else (100, digits)
+    text = f"{scale * mean:.{places}f}"
+    return text + (f" ± {scale * std:.{places}f}" if row["runs"] > 1 else "")
+
+
+def _title(level: str) -> str:
+    return level[:1].upper() + level[1:]
 
 
 def to_markdown(summary: Sequence[dict], digits: int = 1, title: str | None = None) -> str:
-    """The summary as a markdown table in percent (``mean ± std`` when a method has several runs),
-    followed by a note on skipped tags when any tag could not be scored. A single level is not
-    named in the column titles."""
+    """The summary as a markdown table in percent (``mean ± std`` when a method has several runs;
+    error rates as ratios), followed by a note on skipped tags when any tag could not be scored.
+    A single level is not named in the column titles; with more than two levels (e.g. a breakdown
+    per SNR) each (method, level) gets its own row, like the paper tables of sound event detection."""
     levels, metrics = _summary_layout(summary)
-
-    def title_of(level, metric):
-        return METRIC_TITLES[metric] if len(levels) == 1 else f"{level[:1].upper() + level[1:]} {METRIC_TITLES[metric]}"
-
-    columns = [title_of(level, m) for level in levels for m in metrics]
     lines = [f"**{title}**", ""] if title else []
-    lines += ["| Method | Runs | " + " | ".join(columns) + " |", "|---|---:|" + "---:|" * len(columns)]
+    if len(levels) > 2:
+        columns = [METRIC_TITLES[m] for m in metrics]
+        lines += ["| Method | Clips | Runs | " + " | ".join(columns) + " |", "|---|---|---:|" + "---:|" * len(columns)]
+        for row in summary:
+            for level in levels:
+                cells = [_cell(row, level, m, digits) for m in metrics]
+                lines.append(f"| {row['method']} | {level} | {row['runs']} | " + " | ".join(cells) + " |")
+    else:
+        columns = [METRIC_TITLES[m] if len(levels) == 1 else f"{_title(level)} {METRIC_TITLES[m]}"
+                   for level in levels for m in metrics]
+        lines += ["| Method | Runs | " + " | ".join(columns) + " |", "|---|---:|" + "---:|" * len(columns)]
+        for row in summary:
+            cells = [_cell(row, level, m, digits) for level in levels for m in metrics]
+            lines.append(f"| {row['method']} | {row['runs']} | " + " | ".join(cells) + " |")
     notes = []
     for row in summary:
-        cells = [_cell(row, level, m, digits) for level in levels for m in metrics]
-        lines.append(f"| {row['method']} | {row['runs']} | " + " | ".join(cells) + " |")
         skipped = [f"{level} {METRIC_TITLES[m]} {row[f'{level}_skipped_{m}']}" for level in levels for m in metrics
                    if row.get(f"{level}_skipped_{m}", 0)]
         if skipped:

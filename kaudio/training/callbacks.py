@@ -72,3 +72,21 @@ class EpochCheckpoints(keras.callbacks.Callback):
         self.model.model.save(self.folder / f"epoch_{epoch + 1:03d}.keras")
         for old in sorted(self.folder.glob("epoch_*.keras"))[:-self.keep]:
             old.unlink()
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """Adds metrics computed on the validation data to the epoch logs (before the best-checkpoint and
+    learning-rate callbacks read them): ``metrics(targets, scores) -> {"val_<name>": value}`` on the
+    predictions of the trained model (``self.model.model``) over ``val_ds``."""
+
+    def __init__(self, val_ds, metrics):
+        super().__init__()
+        self.val_ds, self.metrics = val_ds, metrics
+
+    def on_epoch_end(self, epoch, logs=None):
+        from kaudio.training.evaluate import predict_dataset
+
+        if self.val_ds is None or logs is None:
+            return
+        targets, scores = predict_dataset(self.model.model, self.val_ds)
+        logs.update({name: float(value) for name, value in self.metrics(targets, scores).items()})

@@ -48,9 +48,12 @@ class SupervisedModel(keras.Model):
         loss: a loss object with ``parts(y_true, y_pred) -> {"loss", <part>: ...}`` and ``part_names``
             (``kaudio.losses.loss_from_spec(spec)``).
         augment: a layer applied to the front-end output in training only (kapre ``SpecAugment``), or None.
+        targets: ``(x, y) -> loss targets`` when the loss reads other targets than the dataset yields
+            (e.g. the SED loss's ``features``, the model's own standardised front-end output);
+            default: the dataset's targets as they are.
     """
 
-    def __init__(self, model: KaudioModel, loss, augment=None, **kwargs):
+    def __init__(self, model: KaudioModel, loss, augment=None, targets=None, **kwargs):
         kwargs.setdefault("name", f"{model.name}_trainer")
         super().__init__(**kwargs)
         if augment is not None and model.frontend is None:
@@ -58,6 +61,7 @@ class SupervisedModel(keras.Model):
         self.model = model
         self.task_loss = loss
         self.augment = augment
+        self.targets = targets
         self.part_trackers = {name: keras.metrics.Mean(name=name) for name in getattr(loss, "part_names", ())}
 
     def call(self, inputs, training=None):
@@ -73,7 +77,7 @@ class SupervisedModel(keras.Model):
             raise KaudioError("targets must be a dict ({'fine', 'coarse', 'fine_mask', 'coarse_mask'} for a hierarchy, "
                               f"{{'labels', 'labels_mask'}} for classes; kaudio.data.make_dataset yields them), got "
                               f"{type(y).__name__}")
-        parts = self.task_loss.parts(y, y_pred)
+        parts = self.task_loss.parts(self.targets(x, y) if self.targets is not None else y, y_pred)
         batch = ops.shape(next(iter(y.values())))[0]
         for name, tracker in self.part_trackers.items():
             tracker.update_state(parts[name], sample_weight=batch)

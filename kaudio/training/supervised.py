@@ -250,7 +250,7 @@ class SupervisedTrainer(Trainer):
 
         return SpecData.load(self.spec, directory, split_file=split_file, all_test=all_test)
 
-    def evaluate(self, model, val_ds, test_ds, run_dir=None, thresholds=None) -> dict:
+    def evaluate(self, model, val_ds, test_ds, run_dir=None, thresholds=None, split: str = "test") -> dict:
         from kaudio.training.evaluate import evaluate_model
 
         return evaluate_model(model, val_ds, test_ds, run_dir, thresholds=thresholds)

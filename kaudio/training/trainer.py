@@ -156,8 +156,9 @@ class Trainer:
         """A dataset folder as :class:`kaudio.training.data.SpecData` (``kaudio train --data``)."""
         raise KaudioError(f"train.type {self.spec.train['type']!r} does not read dataset folders")
 
-    def evaluate(self, model, val_ds, test_ds, run_dir=None, thresholds=None) -> dict:
-        """The run's metrics: ``{"rows", "markdown", ...}`` (``kaudio train`` / ``kaudio evaluate``)."""
+    def evaluate(self, model, val_ds, test_ds, run_dir=None, thresholds=None, split: str = "test") -> dict:
+        """The run's metrics on ``test_ds`` (the ``split`` of the data :meth:`load_data` read):
+        ``{"rows", "markdown", ...}`` (``kaudio train`` / ``kaudio evaluate``)."""
         raise KaudioError(f"train.type {self.spec.train['type']!r} has no evaluation")
 
 

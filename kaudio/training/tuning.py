@@ -89,9 +89,10 @@ def lambda_grid_search(spec, train_ds, val_ds, run_dir: "str | os.PathLike", gri
 
 
 def run_seeds(spec, train_ds, val_ds, test_ds, run_dir: "str | os.PathLike", seeds: int = 3, overrides=None,
-              method: str | None = None, verbose: int = 1) -> dict:
+              method: str | None = None, verbose: int = 1, trainer=None, split: str = "test") -> dict:
     """Fit and evaluate with ``train.seed`` = 0..seeds−1 (runs in ``<run_dir>/seed_<i>``), then report
-    mean ± std over the runs in ``<run_dir>/metrics.md`` and ``metrics.csv``.
+    mean ± std over the runs in ``<run_dir>/metrics.md`` and ``metrics.csv``. ``trainer``: the trainer
+    that read the data (its evaluation may use the folder, e.g. SED's events.csv), scoring ``split``.
 
     Returns:
         ``{"runs": [rows per seed], "summary": summarize_runs rows, "markdown": table, "run_dirs": [...]}``.
@@ -102,6 +103,7 @@ def run_seeds(spec, train_ds, val_ds, test_ds, run_dir: "str | os.PathLike", see
     if seeds < 1:
         raise KaudioError(f"seeds must be >= 1, got {seeds}")
     spec = training_spec(spec, overrides)
+    trainer = trainer or trainer_for(spec)  # the trainer that read the data (for data-aware evaluation)
     method = method or spec.head["type"]
     run_dir = Path(run_dir)
     runs, run_dirs = [], []
@@ -109,8 +111,8 @@ def run_seeds(spec, train_ds, val_ds, test_ds, run_dir: "str | os.PathLike", see
         seed_dir = run_dir / f"seed_{seed}"
         result = fit(spec, _dataset(train_ds, seed), _dataset(val_ds, seed), run_dir=seed_dir,
                      overrides={"train.seed": seed}, verbose=verbose)
-        evaluation = trainer_for(result.spec).evaluate(result.model, _dataset(val_ds, seed), _dataset(test_ds, seed),
-                                                       seed_dir)
+        evaluation = trainer.evaluate(result.model, _dataset(val_ds, seed), _dataset(test_ds, seed), seed_dir,
+                                      split=split)
         runs.append(evaluation["rows"])
         run_dirs.append(str(seed_dir))
     summary = summarize_runs({method: runs})
