@@ -1,4 +1,5 @@
-"""Benchmark training throughput of the hierarchical taggers: PANNs CNN10 / CNN14 + ResAtt head.
+"""Benchmark training throughput: the hierarchical taggers (PANNs CNN10 / CNN14 + ResAtt head) and
+the 2APAE weakly labelled SED model.
 
 Setting (the training set-up of Zhong et al.'s hierarchical tagging): the paper's input — 10 s
 of 16 kHz mono audio through the ``panns_16k`` log-mel front end (64 mels, hop 160) — a
@@ -8,14 +9,23 @@ SpecAugment (``--no-spec-augment`` turns it off): exactly the train step :func:`
 built by the same trainer hooks (``train.type: supervised``, :mod:`kaudio.training.trainer`:
 ``build_model``, ``training_model``, ``optimizer``).
 
-Data: random audio (Gaussian, σ 0.1) and random fine labels (coarse by the max rule, every entry
-known), one batch of ``--batch-size`` (16) reused, so no input pipeline is timed. For each model,
+``--models sed_2apae``: the bundled ``sed_2apae`` spec (Deshmukh et al.'s 2APAE: 10 s at 32 kHz,
+the ``2apae`` log-mel with 64 bins and 311 frames, the ``seg_encoder`` backbone, which never
+down-samples, two-step attention + decoder, 41 classes) trained by the ``sed`` trainer
+(``train.type: sed``): its hooks build the model, fit the front end's standardisation on the
+batch (``prepare``), wrap it (BCE + 0.001 · MSE of the reconstruction) and give Adam. The paper's
+batch is 24. Its step is much heavier than the taggers' (no down-sampling: every convolution runs
+on all 311 × 64 positions), so it defaults to 1 warm-up and 2 timed steps.
+
+Data: random audio (Gaussian, σ 0.1) and random labels (taggers: fine labels, coarse by the max
+rule, every entry known; SED: multi-hot clip labels, p = 0.1), one batch of ``--batch-size``
+(16 for the taggers, 24 for sed_2apae) reused, so no input pipeline is timed. For each model,
 each XLA setting (``--jit off on``: ``compile(jit_compile=...)``) and each dtype policy,
-``--warmup`` (2) untimed steps (the first traces / compiles) are followed by ``--steps`` (5)
-timed ``train_on_batch`` calls. Reported: seconds per step (median and best; wall clock, and CPU
-time summed over all cores, which is steadier on a shared machine), training examples per second
-(from the median step), parameters, the time of the first step, and the loss of the initial
-network in inference mode (``test_on_batch``: no dropout or augmentation, so policies compare).
+``--warmup`` (2; sed_2apae 1) untimed steps (the first traces / compiles) are followed by
+``--steps`` (5; sed_2apae 2) timed ``train_on_batch`` calls. Reported: seconds per step (median
+and best; wall clock, and CPU time summed over all cores, which is steadier on a shared machine),
+training examples per second (from the median step), parameters, the time of the first step, and
+the loss of the initial network in inference mode (``test_on_batch``: no dropout or augmentation, so policies compare).
 All weights are random.
 
 Dtype policy (``--dtype-policy mixed_bfloat16``; Keras mixed-precision guide,
@@ -30,6 +40,7 @@ Run (from the repository root)::
     .venv/bin/python benchmarks/train_throughput.py                          # cnn10 + cnn14, XLA off/on
     .venv/bin/python benchmarks/train_throughput.py --models cnn10 --steps 2 --jit off
     .venv/bin/python benchmarks/train_throughput.py --models cnn10 cnn14 --jit off --dtype-policy mixed_bfloat16
+    .venv/bin/python benchmarks/train_throughput.py --models sed_2apae --jit off        # batch 24, 2 timed steps
     .venv/bin/python benchmarks/train_throughput.py --json new.json --baseline old.json
 
 The first printed line is the machine info; a markdown table follows on stdout; progress goes
@@ -59,6 +70,9 @@ from kaudio.spec import load_spec  # noqa: E402
 SR = 16000
 SECONDS = 10.0
 FLOAT32 = "float32"
+SED_MODEL = "sed_2apae"
+#: Per model: (batch size, timed steps, warm-up steps) used when the command line gives none.
+DEFAULTS = {"cnn10": (16, 5, 2), "cnn14": (16, 5, 2), SED_MODEL: (24, 2, 1)}
 
 
 def benchmark_spec(preset: str, spec_augment: bool = True) -> dict:
@@ -74,9 +88,21 @@ def benchmark_spec(preset: str, spec_augment: bool = True) -> dict:
     }
 
 
+def load_benchmark_spec(model: str, spec_augment: bool = True):
+    """The validated spec of ``model``: a PANNs preset + ResAtt, or the bundled sed_2apae spec with
+    ``train: {type: sed}``."""
+    if model == SED_MODEL:
+        return load_spec(SED_MODEL, defaults={"train": {"type": "sed"}})
+    return load_spec(benchmark_spec(model, spec_augment))
+
+
 def random_batch(spec, batch_size: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     samples = spec.input["samples"]
+    if spec.train["type"] == "sed":  # weak (clip) labels of the SED trainer
+        audio = (0.1 * rng.standard_normal((batch_size, samples, 1))).astype(np.float32)
+        labels = (rng.random((batch_size, spec.head["num_classes"])) < 0.1).astype(np.float32)
+        return audio, {"labels": labels, "labels_mask": np.ones_like(labels)}
     hierarchy = Hierarchy.from_mapping(spec.head["hierarchy"])
     audio = (0.1 * rng.standard_normal((batch_size, samples, 1))).astype(np.float32)
     fine = (rng.random((batch_size, hierarchy.n_fine)) < 0.2).astype(np.float32)
@@ -102,46 +128,68 @@ def table(header, rows):
     return "\n".join(lines)
 
 
+def first_conv(layer):
+    """The first Conv2D inside ``layer`` (depth first), for the compute / variable dtypes."""
+    for sub in getattr(layer, "layers", []):
+        if isinstance(sub, keras.layers.Conv2D):
+            return sub
+        found = first_conv(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def settings_for(model: str, args) -> tuple[int, int, int]:
+    """(batch size, timed steps, warm-up steps): the command line's, else the model's defaults."""
+    batch, steps, warmup = DEFAULTS[model]
+    return (args.batch_size or batch, args.steps or steps, warmup if args.warmup is None else args.warmup)
+
+
 def measure(preset: str, jit: bool, policy: str, args, initial_weights=None) -> tuple[dict, list]:
     """Time ``train_on_batch`` of the trainer's model built under ``policy``; returns (result, initial weights)."""
     from kaudio.dtypes import dtype_policy_scope
     from kaudio.training.trainer import trainer_for
 
     keras.utils.set_random_seed(0)
-    spec = load_spec(benchmark_spec(preset, args.spec_augment))
+    batch_size, steps, warmup = settings_for(preset, args)
+    spec = load_benchmark_spec(preset, args.spec_augment)
     trainer = trainer_for(spec)
+    audio, targets = random_batch(spec, batch_size)
+    x, y = tf.constant(audio), {k: tf.constant(v) for k, v in targets.items()}
     with dtype_policy_scope(policy):  # as kaudio.fit does with train.dtype_policy
         model = trainer.build_model()
         if initial_weights is not None:
             model.set_weights(initial_weights)
+        # the trainer's preparation (sed: the standardisation fitted on the "training set", here the batch)
+        trainer.prepare(model, None, resuming=initial_weights is not None, verbose=0, train_ds=[(x, y)])
         initial_weights = model.get_weights()
         wrapper = trainer.training_model(model)
         wrapper.compile(optimizer=trainer.optimizer(100), jit_compile=jit)
-    audio, targets = random_batch(spec, args.batch_size)
-    x, y = tf.constant(audio), {k: tf.constant(v) for k, v in targets.items()}
     initial_loss = float(np.ravel(wrapper.test_on_batch(x, y))[0])  # no dropout / augmentation: comparable
     start = time.perf_counter()
     wrapper.train_on_batch(x, y)
     first = time.perf_counter() - start
-    for _ in range(max(args.warmup - 1, 0)):
+    progress(f"  {preset} jit={'on' if jit else 'off'} {policy} first step: {first:.2f} s")
+    for _ in range(max(warmup - 1, 0)):
         wrapper.train_on_batch(x, y)
     times, cpu_times = [], []
-    for step in range(args.steps):
+    for step in range(steps):
         start, cpu_start = time.perf_counter(), time.process_time()
         loss = wrapper.train_on_batch(x, y)
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
-        progress(f"  {preset} jit={'on' if jit else 'off'} {policy} step {step + 1}/{args.steps}: {times[-1]:.2f} s")
+        progress(f"  {preset} jit={'on' if jit else 'off'} {policy} step {step + 1}/{steps}: {times[-1]:.2f} s")
     loss = float(np.ravel(loss)[0])
     if not np.isfinite(loss):
         raise SystemExit(f"{preset} {policy}: the loss is not finite ({loss})")
     median = statistics.median(times)
-    conv = model.backbone.get_layer("conv_block1_conv1_conv")
-    return {"model": f"{preset}+resatt", "jit": "on" if jit else "off", "dtype_policy": policy,
+    conv = first_conv(model.backbone)
+    return {"model": SED_MODEL if preset == SED_MODEL else f"{preset}+resatt", "jit": "on" if jit else "off",
+            "dtype_policy": policy, "input": f"{spec.input['duration']:g} s @ {spec.input['sample_rate'] // 1000} kHz",
             "compute_dtype": conv.compute_dtype, "variable_dtype": conv.kernel.dtype, "params": model.count_params(),
-            "batch_size": args.batch_size, "steps": args.steps, "first_step_s": first, "median_step_s": median,
+            "batch_size": batch_size, "steps": steps, "first_step_s": first, "median_step_s": median,
             "best_step_s": min(times), "cpu_s_per_step": statistics.median(cpu_times),
-            "examples_per_s": args.batch_size / median, "initial_loss": initial_loss, "loss": loss}, initial_weights
+            "examples_per_s": batch_size / median, "initial_loss": initial_loss, "loss": loss}, initial_weights
 
 
 def result_table(results, baseline=None):
@@ -149,7 +197,7 @@ def result_table(results, baseline=None):
     base = {key(r): r for r in (baseline or {}).get("results", [])}
     float32 = {(r["model"], r["jit"]): r for r in results if r["dtype_policy"] == FLOAT32}
     policies = len({r["dtype_policy"] for r in results}) > 1
-    header = ["model", "XLA", "policy", "params", "batch", "first step (s)", "s/step median", "s/step best",
+    header = ["model", "XLA", "policy", "input", "params", "batch", "first step (s)", "s/step median", "s/step best",
               "CPU s/step", "examples/s", "initial loss"]
     if policies:
         header += ["speed vs float32", "CPU vs float32"]
@@ -157,7 +205,8 @@ def result_table(results, baseline=None):
         header.append("vs baseline")
     rows = []
     for r in results:
-        row = [r["model"], r["jit"], r["dtype_policy"], f"{r['params']:,}", r["batch_size"], f"{r['first_step_s']:.1f}",
+        row = [r["model"], r["jit"], r["dtype_policy"], r.get("input", f"{SECONDS:g} s @ {SR // 1000} kHz"),
+               f"{r['params']:,}", r["batch_size"], f"{r['first_step_s']:.1f}",
                f"{r['median_step_s']:.2f}", f"{r['best_step_s']:.2f}", f"{r['cpu_s_per_step']:.2f}",
                f"{r['examples_per_s']:.2f}", f"{r['initial_loss']:.5f}"]
         if policies:
@@ -173,19 +222,22 @@ def result_table(results, baseline=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["cnn10", "cnn14"], choices=["cnn10", "cnn14"])
+    parser.add_argument("--models", nargs="+", default=["cnn10", "cnn14"], choices=list(DEFAULTS),
+                        help="cnn10 / cnn14 (+ ResAtt, supervised trainer), sed_2apae (sed trainer)")
     parser.add_argument("--jit", nargs="+", default=["off", "on"], choices=["off", "on"], help="XLA settings")
     parser.add_argument("--dtype-policy", help="also train under this Keras dtype policy (e.g. mixed_bfloat16) and "
                                                "compare it with float32")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per setting")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (the first compiles)")
+    parser.add_argument("--batch-size", type=int, help="default: 16 (cnn10, cnn14), 24 (sed_2apae)")
+    parser.add_argument("--steps", type=int, help="timed steps per setting (default: 5; sed_2apae 2)")
+    parser.add_argument("--warmup", type=int, help="untimed steps first, the first compiles (default: 2; sed_2apae 1)")
     parser.add_argument("--no-spec-augment", dest="spec_augment", action="store_false")
     parser.add_argument("--json", help="save the results here")
     parser.add_argument("--baseline", help="a JSON of an earlier run to compare with")
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.batch_size < 1:
+    if (args.steps is not None and args.steps < 1) or (args.batch_size is not None and args.batch_size < 1):
         parser.error("--steps and --batch-size must be >= 1")
+    if args.warmup is not None and args.warmup < 0:
+        parser.error("--warmup must be >= 0")
     from kaudio.dtypes import policy_name
 
     policies = [FLOAT32] + [name for name in [policy_name(args.dtype_policy or FLOAT32)] if name != FLOAT32]
@@ -201,11 +253,13 @@ def main(argv=None):
         for jit in args.jit:
             weights = None  # the float32 run's initial weights, given to the other policies
             for policy in policies:
-                progress(f"{preset} + resatt, XLA {jit}, {policy}: building and compiling …")
+                label = preset if preset == SED_MODEL else f"{preset} + resatt"
+                progress(f"{label}, XLA {jit}, {policy}: building and compiling …")
                 result, weights = measure(preset, jit == "on", policy, args, weights)
                 results.append(result)
-    print(f"\nTraining throughput: {SECONDS:.0f} s at {SR} Hz, batch {args.batch_size}, "
-          f"SpecAugment {'on' if args.spec_augment else 'off'}, random data\n")
+    batches = sorted({r["batch_size"] for r in results})
+    print(f"\nTraining throughput: batch {', '.join(map(str, batches))}, SpecAugment (taggers) "
+          f"{'on' if args.spec_augment else 'off'}, random data\n")
     print(result_table(results, baseline), flush=True)
     if args.json:
         with open(args.json, "w") as handle:
