@@ -48,7 +48,7 @@ from typing import Any, Sequence
 import keras
 
 from kaudio.heads.tagging import TaggerHead
-from kaudio.layers.sed import (SIGMOID_READINGS, TIME_MIXINGS, FrequencyMean, GlobalWeightedRankPooling,
+from kaudio.layers.sed import (FRAME_ACTIVITIES, SIGMOID_READINGS, TIME_MIXINGS, FrequencyMean, GlobalWeightedRankPooling,
                                TimeAttentionPooling, TwoStepAttention)
 from kaudio.models.sed.seg_encoder import BN_EPSILON, BN_MOMENTUM, segmentation_block
 from kaudio.registry import register
@@ -167,12 +167,14 @@ class TwoStepAttentionAEHead(SEDHead):
         time_mixing: ``dense`` (the reference's Linear(T → T); fixed T) or ``conv`` (a 1-D convolution
             over time of width ``time_kernel_size``; any T).
         time_kernel_size: width of the ``conv`` time mixing (odd; 1 = a per-frame score).
+        frame_activity: ``step1`` (step 1's output, the paper's Z_p1) or ``step2`` (step 2's per-frame
+            classification branch, which the clip output averages; needs ``time_mixing: conv``).
         decoder_filters: channels of the decoder blocks; the last is 1 (the log-mel's channel).
         output_attention: also output both attention maps.
         bn_epsilon / bn_momentum: of the decoder's BatchNormalization (PyTorch defaults).
     """
 
-    option_defaults = {"sigmoid": "code", "time_mixing": "dense", "time_kernel_size": 1,
+    option_defaults = {"sigmoid": "code", "time_mixing": "dense", "time_kernel_size": 1, "frame_activity": "step1",
                        "decoder_filters": [128, 64, 32, 1], "output_attention": True, "bn_epsilon": BN_EPSILON,
                        "bn_momentum": BN_MOMENTUM}
     spec_schema = Schema(_CLASS_FIELDS + (
@@ -181,6 +183,8 @@ class TwoStepAttentionAEHead(SEDHead):
         Field("time_mixing", str, "dense", "step 2 over time: dense (the reference's Linear(T->T), fixed T) or conv "
               "(1-D convolution over time, any T)", choices=TIME_MIXINGS),
         Field("time_kernel_size", int, 1, "width of the conv time mixing (odd; 1 = a per-frame score)", minimum=1),
+        Field("frame_activity", str, "step1", "the frames output: step1 (step 1's output, the paper's Z_p1) or step2 "
+              "(step 2's per-frame classification branch; needs time_mixing: conv)", choices=FRAME_ACTIVITIES),
         Field("decoder_filters", list, [128, 64, 32, 1], "channels of the decoder blocks (the last must be 1)",
               item_kind=int, minimum=1),
         Field("output_attention", bool, True, "also output mel_attention (T, F, K) and time_attention (T, K)"),
@@ -192,11 +196,11 @@ class TwoStepAttentionAEHead(SEDHead):
 
     @classmethod
     def detect(cls, features, num_classes, sigmoid="code", time_mixing="dense", time_kernel_size=1,
-               decoder_filters=(128, 64, 32, 1), output_attention=True, bn_epsilon=BN_EPSILON,
+               frame_activity="step1", decoder_filters=(128, 64, 32, 1), output_attention=True, bn_epsilon=BN_EPSILON,
                bn_momentum=BN_MOMENTUM):
         class_map = class_convolution(features, num_classes, activation=None)
         clip, frames, mel_attention, time_attention = TwoStepAttention(
-            sigmoid, time_mixing, time_kernel_size, name="two_step_attention")(class_map)
+            sigmoid, time_mixing, time_kernel_size, frame_activity, name="two_step_attention")(class_map)
         x = features
         for i, width in enumerate(decoder_filters):
             x = segmentation_block(x, width, name=f"decoder_block{i + 1}", bn_epsilon=bn_epsilon,
@@ -214,6 +218,10 @@ class TwoStepAttentionAEHead(SEDHead):
         if params["time_kernel_size"] % 2 == 0:
             problems.append(("time_kernel_size", f"got {params['time_kernel_size']}, must be odd (the convolution "
                                                  "over time is centred)"))
+        if params["frame_activity"] == "step2" and params["time_mixing"] != "conv":
+            problems.append(("frame_activity", "step2 reads step 2's per-frame scores, which are aligned with the "
+                                               "frames only with time_mixing: conv (dense mixes every frame); set "
+                                               "time_mixing: conv or frame_activity: step1"))
         if params["decoder_filters"][-1] != 1:
             problems.append(("decoder_filters", f"the last decoder block reconstructs the one-channel log-mel: end "
                                                 f"the list with 1, got {params['decoder_filters'][-1]}"))

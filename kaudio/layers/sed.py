@@ -32,6 +32,7 @@ from kaudio.errors import KaudioError
 
 SIGMOID_READINGS = ("code", "paper")
 TIME_MIXINGS = ("dense", "conv")
+FRAME_ACTIVITIES = ("step1", "step2")
 
 
 def torch_default_uniform(fan_in: int) -> keras.initializers.Initializer:
@@ -70,7 +71,7 @@ class TwoStepAttention(Float32Layer):
     encoder output). Outputs, in this order::
 
         clip            (batch, K)        step 2's output, clamped to [0, 1]      (Z_p2, Eq. 15)
-        frames          (batch, T, K)     step 1's output v, per frame and class  (Z_p1, Eq. 11)
+        frames          (batch, T, K)     frame activity, per frame and class     (``frame_activity``)
         mel_attention   (batch, T, F, K)  step 1's weights, sum to 1 over F       (Ẑ_a1, Eq. 10)
         time_attention  (batch, T, K)     step 2's weights, sum to 1 over T       (Ẑ_a2, Eq. 14)
 
@@ -88,6 +89,17 @@ class TwoStepAttention(Float32Layer):
     [0, 1] (the paper's Fig. 3, 5th panel). ``sigmoid: paper`` follows Eqs. 8–10 and 12–14 instead:
     ``p = Z·W_p + b_p`` (linear, Eq. 9) and ``a = softmax(σ(Z·W_a + b_a))`` (σ on the attention
     logits, Eq. 8); ``frames`` is then unbounded and only the clamp keeps ``clip`` in [0, 1].
+
+    Frame activity (the ``frames`` output):
+
+    * ``step1`` — step 1's output ``v`` (Z_p1, Eq. 11), the paper's time-level readout. Nothing in
+      the clip loss ties ``v``'s sign to the events: with ``dense`` time mixing ``mix_p``/``mix_a``
+      may weigh a frame negatively, and in kaudio's example (``examples/weak_sed``) ``v`` came out
+      *inverted* (low on the events, high elsewhere) while the clip output was right.
+    * ``step2`` — step 2's classification branch ``p₂`` per frame, which the clip output averages
+      with convex weights ``a₂`` (the frame-wise output of Kong et al.'s attention pooling): a
+      negative clip pushes ``p₂`` down wherever ``a₂`` looks, a positive one up. Needs ``conv``
+      time mixing (with ``dense``, ``p₂[s]`` mixes every frame and is not aligned with frame s).
 
     Time mixing (how step 2 reads ``v`` along time):
 
@@ -129,9 +141,11 @@ class TwoStepAttention(Float32Layer):
         sigmoid: ``"code"`` or ``"paper"`` (above).
         time_mixing: ``"dense"`` or ``"conv"`` (above).
         time_kernel_size: width of the ``conv`` time mixing (odd).
+        frame_activity: ``"step1"`` or ``"step2"`` (above).
     """
 
-    def __init__(self, sigmoid: str = "code", time_mixing: str = "dense", time_kernel_size: int = 1, **kwargs):
+    def __init__(self, sigmoid: str = "code", time_mixing: str = "dense", time_kernel_size: int = 1,
+                 frame_activity: str = "step1", **kwargs):
         super().__init__(**kwargs)
         if sigmoid not in SIGMOID_READINGS:
             raise KaudioError(f"TwoStepAttention sigmoid must be one of {SIGMOID_READINGS}, got {sigmoid!r}")
@@ -139,8 +153,14 @@ class TwoStepAttention(Float32Layer):
             raise KaudioError(f"TwoStepAttention time_mixing must be one of {TIME_MIXINGS}, got {time_mixing!r}")
         if time_kernel_size < 1 or time_kernel_size % 2 == 0:
             raise KaudioError(f"TwoStepAttention time_kernel_size must be odd and positive, got {time_kernel_size}")
+        if frame_activity not in FRAME_ACTIVITIES:
+            raise KaudioError(f"TwoStepAttention frame_activity must be one of {FRAME_ACTIVITIES}, got {frame_activity!r}")
+        if frame_activity == "step2" and time_mixing != "conv":
+            raise KaudioError("TwoStepAttention frame_activity 'step2' needs time_mixing 'conv' (with 'dense' step 2 "
+                              "mixes every frame, so its scores are not aligned with the frames)")
         self.sigmoid = sigmoid
         self.time_mixing = time_mixing
+        self.frame_activity = frame_activity
         self.time_kernel_size = int(time_kernel_size)
 
     def build(self, input_shape):
@@ -184,18 +204,21 @@ class TwoStepAttention(Float32Layer):
                          data_format="channels_last")
         return ops.squeeze(mixed, -1) + bias
 
+    def _probability(self, prob_logits):
+        """The classification branch: σ of the logits (``sigmoid: code``) or the logits (``paper``)."""
+        return ops.sigmoid(prob_logits) if self.sigmoid == "code" else prob_logits
+
     def _attend(self, prob_logits, att_logits, axis: int):
         """``Σ_axis p·a`` and the weights ``a`` for the chosen σ placement."""
-        if self.sigmoid == "code":
-            prob, weights = ops.sigmoid(prob_logits), ops.softmax(att_logits, axis=axis)
-        else:
-            prob, weights = prob_logits, ops.softmax(ops.sigmoid(att_logits), axis=axis)
-        return ops.sum(prob * weights, axis=axis), weights
+        weights = ops.softmax(att_logits if self.sigmoid == "code" else ops.sigmoid(att_logits), axis=axis)
+        return ops.sum(self._probability(prob_logits) * weights, axis=axis), weights
 
     def call(self, z):
         z = self.float32(z)
-        frames, mel_attention = self._attend(self._mel_linear(z, "prob"), self._mel_linear(z, "att"), axis=2)
-        clip, time_attention = self._attend(self._time_mix(frames, "prob"), self._time_mix(frames, "att"), axis=1)
+        v, mel_attention = self._attend(self._mel_linear(z, "prob"), self._mel_linear(z, "att"), axis=2)
+        time_prob_logits = self._time_mix(v, "prob")
+        clip, time_attention = self._attend(time_prob_logits, self._time_mix(v, "att"), axis=1)
+        frames = v if self.frame_activity == "step1" else self._probability(time_prob_logits)
         return tuple(self.output(t) for t in (ops.clip(clip, 0.0, 1.0), frames, mel_attention, time_attention))
 
     def compute_output_shape(self, input_shape):
@@ -204,7 +227,8 @@ class TwoStepAttention(Float32Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(sigmoid=self.sigmoid, time_mixing=self.time_mixing, time_kernel_size=self.time_kernel_size)
+        config.update(sigmoid=self.sigmoid, time_mixing=self.time_mixing, time_kernel_size=self.time_kernel_size,
+                      frame_activity=self.frame_activity)
         return config
 
 

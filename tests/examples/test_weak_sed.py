@@ -36,7 +36,7 @@ def test_sounds_are_deterministic_and_mixable(tmp_path):
 
 
 def test_example_specs_validate():
-    for model in ("2apae", "gap", "gmp"):
+    for model in ("2apae", "2apae_conv", "gap", "gmp"):
         spec = kaudio.load_spec(HERE / "specs" / f"weak_sed_{model}.yaml")
         assert spec.train["type"] == "sed" and spec.input["samples"] == 64000
         assert spec.shapes["frontend"] == (124, 64, 1)

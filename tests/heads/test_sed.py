@@ -126,7 +126,8 @@ def test_2apae_spec_output_shapes_and_problems():
     assert not problems and shapes["frames"] == (None, 41)
     for head, message in [({"time_kernel_size": 2}, "head.time_kernel_size: got 2, must be odd"),
                           ({"decoder_filters": [8, 2]}, "head.decoder_filters: the last decoder block reconstructs"),
-                          ({"sigmoid": "both"}, "head.sigmoid")]:
+                          ({"sigmoid": "both"}, "head.sigmoid"),
+                          ({"frame_activity": "step2"}, "head.frame_activity: step2 .* only with time_mixing: conv")]:
         with pytest.raises(kaudio.SpecError, match=message):
             kaudio.load_spec(sed_spec(head={"type": "sed_2apae", "num_classes": 3, **head}))
     stereo = sed_spec(head={"type": "sed_2apae", "num_classes": 3})

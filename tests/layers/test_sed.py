@@ -41,7 +41,7 @@ def weights_of(layer):
     return {w.name: keras.ops.convert_to_numpy(w).astype(np.float64) for w in layer.weights}
 
 
-def reference_two_step(z, w, sigmoid_reading, time_mixing):
+def reference_two_step(z, w, sigmoid_reading, time_mixing, frame_activity="step1"):
     """PyTorch's layout (N, K, T, F) as in the reference's DualStageAttention, written in numpy."""
     x = np.transpose(z.astype(np.float64), (0, 3, 1, 2))  # (N, K, T, F)
 
@@ -65,19 +65,24 @@ def reference_two_step(z, w, sigmoid_reading, time_mixing):
 
     mel_x, mel_attw = attend(linear(x, w["mel_prob_kernel"], w["mel_prob_bias"]),
                              linear(x, w["mel_att_kernel"], w["mel_att_bias"]))
-    time_x, time_attw = attend(time_mix(mel_x, "prob"), time_mix(mel_x, "att"))
+    time_prob_logits = time_mix(mel_x, "prob")
+    time_x, time_attw = attend(time_prob_logits, time_mix(mel_x, "att"))
     out = np.clip(time_x, 0, 1)
+    frames = mel_x
+    if frame_activity == "step2":
+        frames = sigmoid(time_prob_logits) if sigmoid_reading == "code" else time_prob_logits
     # back to kaudio's channels-last layout
-    return out, mel_x.transpose(0, 2, 1), mel_attw.transpose(0, 2, 3, 1), time_attw.transpose(0, 2, 1)
+    return out, frames.transpose(0, 2, 1), mel_attw.transpose(0, 2, 3, 1), time_attw.transpose(0, 2, 1)
 
 
 @pytest.mark.parametrize("sigmoid_reading", ["code", "paper"])
-@pytest.mark.parametrize("time_mixing, kernel_size", [("dense", 1), ("conv", 1), ("conv", 3)])
-def test_two_step_attention_matches_numpy(tmp_path, sigmoid_reading, time_mixing, kernel_size):
+@pytest.mark.parametrize("time_mixing, kernel_size, frame_activity",
+                         [("dense", 1, "step1"), ("conv", 1, "step1"), ("conv", 3, "step1"), ("conv", 3, "step2")])
+def test_two_step_attention_matches_numpy(tmp_path, sigmoid_reading, time_mixing, kernel_size, frame_activity):
     z = class_map()
-    layer = TwoStepAttention(sigmoid_reading, time_mixing, kernel_size)
+    layer = TwoStepAttention(sigmoid_reading, time_mixing, kernel_size, frame_activity)
     outputs = round_trip_outputs(layer, z, tmp_path)
-    expected = reference_two_step(z, weights_of(layer), sigmoid_reading, time_mixing)
+    expected = reference_two_step(z, weights_of(layer), sigmoid_reading, time_mixing, frame_activity)
     for got, want in zip(outputs, expected):
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
@@ -126,7 +131,9 @@ def test_conv_time_mixing_takes_any_length_and_dense_needs_one():
 
 
 @pytest.mark.parametrize("kwargs, message", [(dict(sigmoid="both"), "sigmoid"), (dict(time_mixing="rnn"), "time_mixing"),
-                                             (dict(time_kernel_size=2), "odd")])
+                                             (dict(time_kernel_size=2), "odd"),
+                                             (dict(frame_activity="step3"), "frame_activity"),
+                                             (dict(frame_activity="step2"), "needs time_mixing 'conv'")])
 def test_bad_options(kwargs, message):
     with pytest.raises(KaudioError, match=message):
         TwoStepAttention(**kwargs)
