@@ -21,19 +21,23 @@ ORDERS = ("conv_bn_act", "conv_act_bn")
 
 def conv_bn_act(x, filters: int, kernel_size: int | Sequence[int] = 3, *, name: str, l2: float | None = None,
                 use_bias: bool = True, kernel_initializer: str = "he_normal", bn_epsilon: float = 1e-3,
-                bn_momentum: float = 0.99, activation: str | None = "relu", order: str = "conv_bn_act", dtype=None):
+                bn_momentum: float = 0.99, activation: str | None = "relu", order: str = "conv_bn_act", dtype=None,
+                conv_class: type = layers.Conv2D, bn_class: type = layers.BatchNormalization):
     """Conv2D ('same', stride 1) → BatchNormalization → activation (or → activation → BN).
 
     Layer names: ``{name}_conv``, ``{name}_bn``, ``{name}_{activation}``. With ``activation=None``
     no activation layer is added. ``dtype``: dtype policy of the layers (module docstring).
+    ``conv_class`` / ``bn_class``: drop-in subclasses of ``Conv2D`` / ``BatchNormalization``
+    taking the same arguments (the once-for-all supernet's elastic-width layers,
+    :mod:`kaudio.layers.elastic`).
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     regularizer = keras.regularizers.L2(l2) if l2 else None
     with dtype_policy_scope(dtype):
-        x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=use_bias,
-                          kernel_initializer=kernel_initializer, kernel_regularizer=regularizer, name=f"{name}_conv")(x)
-        bn = layers.BatchNormalization(epsilon=bn_epsilon, momentum=bn_momentum, name=f"{name}_bn")
+        x = conv_class(filters, kernel_size, padding="same", use_bias=use_bias,
+                       kernel_initializer=kernel_initializer, kernel_regularizer=regularizer, name=f"{name}_conv")(x)
+        bn = bn_class(epsilon=bn_epsilon, momentum=bn_momentum, name=f"{name}_bn")
         act = layers.Activation(activation, name=f"{name}_{activation}") if activation else None
     if order == "conv_bn_act" or act is None:
         x = bn(x)
@@ -54,6 +58,16 @@ def conv_block(x, filters: int, *, name: str, convs: int = 2, pool_size: int | S
     with dtype_policy_scope(dtype):
         for i in range(convs):
             x = conv_bn_act(x, filters, name=f"{name}_conv{i + 1}", order=orders[i], **conv_kwargs)
+    return pool_dropout(x, name=name, pool_size=pool_size, pool_type=pool_type, pool_padding=pool_padding,
+                        dropout=dropout, dtype=dtype)
+
+
+def pool_dropout(x, *, name: str, pool_size: int | Sequence[int] | None = (2, 2), pool_type: str = "max",
+                 pool_padding: str = "valid", dropout: float = 0.0, dtype=None):
+    """The end of a :func:`conv_block`: pooling (``max``/``avg``, stride = pool size; none when
+    ``pool_size`` is ``None``) and dropout, named ``{name}_pool``, ``{name}_dropout``. Separate so a
+    block that joins its convs in its own way (the supernet's elastic depth) ends like the others."""
+    with dtype_policy_scope(dtype):
         if pool_size is not None:
             pool_cls = {"max": layers.MaxPooling2D, "avg": layers.AveragePooling2D}[pool_type]
             x = pool_cls(pool_size, padding=pool_padding, name=f"{name}_pool")(x)

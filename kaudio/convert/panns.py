@@ -31,6 +31,7 @@ import numpy as np
 from kaudio.errors import KaudioError, WeightsError
 from kaudio.heads.tagging import TaggerHead
 from kaudio.models.panns import PannsCNN
+from kaudio.models.panns.panns_cnn import block_convs
 from kaudio.models.panns.panns_presets import PRESETS
 
 #: ``--arch`` → (bundled spec, overrides): the PANNs presets (:mod:`kaudio.models.panns.panns_presets`).
@@ -92,8 +93,8 @@ def panns_targets(model) -> dict[str, tuple[object, str, str]]:
             targets[f"{prefix}.{torch_name}"] = (getattr(layer, keras_name), f"backbone/{layer.name}/{keras_name}", "none")
 
     add_bn("bn0", backbone.get_layer("bn0"))
-    for i in range(1, len(backbone.filters) + 1):
-        for j in (1, 2):
+    for i, convs in enumerate(block_convs(backbone.filters, backbone.convs_per_block), start=1):
+        for j in range(1, convs + 1):
             conv = backbone.get_layer(f"conv_block{i}_conv{j}_conv")
             targets[f"conv_block{i}.conv{j}.weight"] = (conv.kernel, f"backbone/{conv.name}/kernel", "conv")
             add_bn(f"conv_block{i}.bn{j}", backbone.get_layer(f"conv_block{i}_conv{j}_bn"))

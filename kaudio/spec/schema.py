@@ -65,6 +65,7 @@ class Field:
         nullable: ``null`` is accepted.
         item_kind: element type for lists (``int``, ``float``, ``str``).
         length: exact list length (``None`` = any non-empty length).
+        allow_empty: an empty list is accepted (e.g. "no block has elastic depth").
         key_kind / value_kind / value_length: for dicts, types of keys and list values.
     """
 
@@ -82,6 +83,7 @@ class Field:
     key_kind: type | None = None
     value_kind: type | None = None
     value_length: int | None = None
+    allow_empty: bool = False
 
     @property
     def required(self) -> bool:
@@ -119,7 +121,7 @@ class Field:
             return value, [(path, f"expected {self._expected()}, got {_describe(value)}")]
         if self.length is not None and len(value) != self.length:
             return value, [(path, f"expected a list of {self.length} items, got {len(value)}")]
-        if not value:
+        if not value and not self.allow_empty:
             return value, [(path, "must not be empty")]
         out, problems = [], []
         for i, item in enumerate(value):

@@ -27,3 +27,18 @@ def test_conv_block_pooling_and_dropout():
 def test_bad_order():
     with pytest.raises(ValueError, match="order"):
         conv_bn_act(keras.Input((4, 4, 1)), 2, name="x", order="bn_first")
+
+
+def test_conv_bn_act_takes_drop_in_layer_classes_and_pool_dropout_ends_a_block():
+    from kaudio.blocks import pool_dropout
+    from kaudio.layers.elastic import ElasticBatchNormalization, ElasticConv2D
+
+    inputs = keras.Input((8, 8, 1))
+    x = conv_bn_act(inputs, 4, name="e", conv_class=ElasticConv2D, bn_class=ElasticBatchNormalization)
+    out = pool_dropout(x, name="e", pool_type="avg", dropout=0.1)
+    model = keras.Model(inputs, out)
+    assert isinstance(model.get_layer("e_conv"), ElasticConv2D)
+    assert isinstance(model.get_layer("e_bn"), ElasticBatchNormalization)
+    assert isinstance(model.get_layer("e_pool"), keras.layers.AveragePooling2D) and tuple(out.shape) == (None, 4, 4, 4)
+    assert model.get_layer("e_dropout").rate == 0.1
+    assert tuple(pool_dropout(inputs, name="none", pool_size=None).shape) == (None, 8, 8, 1)

@@ -39,3 +39,11 @@ def test_dict_fields_accept_json_string_keys():
     out, problems = schema.validate({"m": {"512": [1, 2]}}, ())
     assert not problems and out["m"] == {512: [1, 2]}
     assert schema.validate({"m": {512: [1]}}, ())[1]
+
+
+def test_empty_lists_only_where_allowed():
+    schema = Schema((Field("a", list, [1], item_kind=int), Field("b", list, None, item_kind=int, allow_empty=True,
+                                                                  nullable=True)))
+    assert schema.validate({"a": []}, ("s",))[1] == [(("s", "a"), "must not be empty")]
+    out, problems = schema.validate({"b": []}, ("s",))
+    assert not problems and out["b"] == []

@@ -123,3 +123,26 @@ def test_tiny_tagger_model_round_trips(tmp_path):
     x = np.random.default_rng(0).standard_normal((2, 8000, 1)).astype("float32") * 0.1
     out, loaded = keras_round_trip(model, x, tmp_path)
     assert out.shape == (2, 5) and ((out > 0) & (out < 1)).all() and loaded.spec == model.spec
+
+
+def test_single_input_norm_and_convs_per_block():
+    backbone = PannsCNN(feature_shape=(32, 16, 1), filters=[4, 8], embedding_size=6, input_norm="single",
+                        convs_per_block=[2, 1])
+    assert backbone.get_layer("bn0").gamma.shape == (1,) and backbone.get_layer("bn0").axis in (-1, [3], 3)
+    names = [layer.name for layer in backbone.layers if layer.name.startswith("conv_block2_conv")]
+    assert names == ["conv_block2_conv1_conv", "conv_block2_conv1_bn", "conv_block2_conv1_relu"]
+    config = backbone.get_config()
+    assert config["input_norm"] == "single" and config["convs_per_block"] == [2, 1]
+    assert PannsCNN.from_config(config).count_params() == backbone.count_params()
+    # bn0: 2 instead of 2 x 16; block 2 keeps one conv: 9*4*8 + 2*8
+    per_bin = PannsCNN(feature_shape=(32, 16, 1), filters=[4, 8], embedding_size=6)
+    assert count(per_bin.trainable_weights) - count(backbone.trainable_weights) == (32 - 2) + (9 * 8 * 8 + 2 * 8)
+
+
+def test_convs_per_block_needs_one_number_per_block():
+    spec = tiny_panns_spec(head=False, convs_per_block=[2, 2, 1])
+    with pytest.raises(SpecError, match=r"backbone.convs_per_block: got 3 numbers for 2 blocks"):
+        kaudio.build(spec)
+    spec = tiny_panns_spec(head=False, input_norm="per_mel")
+    with pytest.raises(SpecError, match="backbone.input_norm: got 'per_mel', expected one of 'per_mel_bin', 'single'"):
+        kaudio.build(spec)
