@@ -73,8 +73,8 @@ def _drop_machine_paths(spec_file: Path) -> dict:
     overrides = {}
     if (data.get("train") or {}).get("init_weights"):
         overrides["train.init_weights"] = None
-    if data.get("teacher") and data["teacher"].get("weights"):
-        overrides["teacher.weights"] = None
+    if data.get("teacher"):
+        overrides["teacher"] = None
     return overrides
 
 

@@ -105,11 +105,15 @@ class KaudioModel(keras.Model):
 
 
 def model_spec(spec: Spec) -> Spec:
-    """The spec a built model records: without the ``teacher`` section and with ``train.init_weights``
-    set to null (machine-specific paths that validation requires to exist), so that a saved model
-    loads on any machine. The training run keeps the full spec in its ``spec.yaml``."""
+    """The spec a built model records: ``teacher: null`` in place of a teacher section (it stays
+    a spec that a distillation trainer validates, without the teacher's files) and
+    ``train.init_weights`` set to null (machine-specific paths that validation requires to exist),
+    so that a saved model loads on any machine. The training run keeps the full spec in its
+    ``spec.yaml``."""
     data = spec.to_dict()
-    changed = data.pop("teacher", None) is not None
+    changed = data.get("teacher") is not None
+    if changed:
+        data["teacher"] = None
     if (data.get("train") or {}).get("init_weights"):
         data["train"]["init_weights"] = None
         changed = True

@@ -46,7 +46,7 @@ def _load_teacher_weights(teacher: keras.Model, path: Path) -> None:
         return
     from kaudio.training.init_weights import load_source_model
 
-    source = load_source_model(path)
+    source = load_source_model(path, key="teacher.weights")
     mine, theirs = teacher.weights, source.weights
     mismatches = [f"{a.path} {tuple(a.shape)} vs {b.path} {tuple(b.shape)}"
                   for a, b in zip(mine, theirs) if tuple(a.shape) != tuple(b.shape)]

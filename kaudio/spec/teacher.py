@@ -13,7 +13,9 @@ under ``teacher.spec`` with their own file and line) and ``weights`` (absolute p
 file, like ``train.init_weights``), and refuses a teacher whose output does not have the student
 model's output shape (a student learns the teacher's outputs element by element, e.g. the
 527 AudioSet probabilities of Eq. 2 of the once-for-all paper, Lin et al.). ``weights: null``
-gives a randomly initialised teacher: only for tests, never for real distillation.
+gives a randomly initialised teacher: only for tests, never for real distillation. ``teacher: null``
+means no teacher: a saved model's spec records it in place of the teacher it was trained with
+(:func:`kaudio.models.kaudio_model.model_spec`), so it loads without the teacher's files.
 
 :func:`kaudio.models.teacher.build_teacher` builds it frozen (``trainable = False``, batch
 normalisation in inference mode). The teacher is not part of the student model: a saved student
@@ -64,11 +66,25 @@ def validate_teacher(section: Any, raw, report, context) -> dict | None:
         return None
     student = context.output_shape
     if output is not None and student is not None and not isinstance(student, dict) and tuple(output) != tuple(student):
-        report(path + ("spec",), f"the teacher {teacher_spec.name!r} outputs {tuple(output)} per example, the student "
-                                 f"{tuple(student)}; a student learns the teacher's outputs one for one, so they "
-                                 "must have the same shape")
+        report(path + ("spec",), _shape_mismatch(teacher_spec, tuple(output), tuple(student)))
         return None
+    context.teacher_spec = teacher_spec
     return params
+
+
+def _shape_mismatch(teacher_spec, teacher: tuple, student: tuple) -> str:
+    """Why the student cannot learn the teacher's output; for class probabilities: both class counts and the fix."""
+    from kaudio import registry
+
+    message = (f"the teacher {teacher_spec.name!r} outputs {teacher} per example, the student {student}; a student "
+               "learns the teacher's outputs one for one, so they must have the same shape")
+    head = teacher_spec.head or {}
+    predicts_labels = getattr(registry.lookup("head", head.get("type", "")), "target_kind", None) is not None
+    if predicts_labels and len(teacher) == len(student) == 1:
+        message += (f": the teacher predicts {teacher[0]} classes, the student {student[0]}. Give the student's head "
+                    f"the teacher's classes (head.num_classes: {teacher[0]}, or the same head.classes as the "
+                    "teacher's spec), or distil from a teacher trained on the student's classes")
+    return message
 
 
 def _teacher_spec(params: dict, raw, report, context):

@@ -113,6 +113,8 @@ class ValidationContext:
         self.shapes: dict[str, Any] = {}
         self.towers: dict[str, Any] = {}  # {tower name: its output shape}, for the fusion head
         self.source = source
+        self.given: frozenset[str] = frozenset()  # the document's top-level keys (a section may be given but invalid)
+        self.teacher_spec = None  # the validated spec of a valid `teacher:` section
 
     @property
     def output_shape(self):
@@ -154,21 +156,24 @@ def validate(raw: RawSpec | Mapping[str, Any]) -> Spec:
         elif not isinstance(value, str) or not value.strip():
             report((key,), f"expected a non-empty string, got {value!r}")
     context = ValidationContext(raw.source)
+    context.given = frozenset(data)
     if "towers" in data:
         _validate_towers(data, raw, report, context)
     else:
         _validate_chain(data, raw, report, context)
-    for kind in TRAINING_KINDS:  # their checks see the model's outputs (None where the model is invalid)
-        if kind in data:
-            params = _validate_section(kind, data[kind], (kind,), raw, report, context)
-            if params is not None:
-                context.sections[kind] = params
-    if "teacher" in data:
+    if data.get("teacher") is not None:  # before the training sections: a distillation trainer checks its teacher
         from kaudio.spec.teacher import validate_teacher
 
         params = validate_teacher(data["teacher"], raw, report, context)
         if params is not None:
             context.sections["teacher"] = params
+    elif "teacher" in data:  # `teacher: null`, what a saved model records in place of its training teacher
+        context.sections["teacher"] = None
+    for kind in TRAINING_KINDS:  # their checks see the model's outputs (None where the model is invalid)
+        if kind in data:
+            params = _validate_section(kind, data[kind], (kind,), raw, report, context)
+            if params is not None:
+                context.sections[kind] = params
 
     if problems:
         raise SpecError(problems, raw.source)

@@ -48,20 +48,21 @@ class InitReport:
     frontend_differences: list[str] = field(default_factory=list)
 
 
-def load_source_model(path: "str | os.PathLike") -> keras.Model:
-    """``keras.models.load_model(path, compile=False)`` with kaudio's layers registered; KaudioError if unreadable."""
+def load_source_model(path: "str | os.PathLike", key: str = "train.init_weights") -> keras.Model:
+    """``keras.models.load_model(path, compile=False)`` with kaudio's layers registered; KaudioError if unreadable
+    (the message starts with ``key``, the spec key that named the file)."""
     from kaudio import registry
 
     registry.load_components()  # kaudio's layers must be registered with Keras before loading
 
     path = Path(path)
     if not path.is_file():
-        raise KaudioError(f"train.init_weights: no such file {path}")
+        raise KaudioError(f"{key}: no such file {path}")
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as err:  # noqa: BLE001  Keras raises ValueError, TypeError, KeyError, AttributeError,
         # OSError (h5py) and zipfile.BadZipFile for a corrupt, foreign or incompatible archive, with no common base
-        raise KaudioError(f"train.init_weights: cannot load {path} as a Keras model: {err}") from err
+        raise KaudioError(f"{key}: cannot load {path} as a Keras model: {err}") from err
 
 
 def source_backbone(model: keras.Model, path: "str | os.PathLike" = "the source model") -> keras.Model:

@@ -30,7 +30,9 @@ def test_paths_are_resolved_against_the_spec_folder(teacher_files, write_spec):
 def test_bundled_teacher_and_output_size_check():
     spec = tiny_audio_spec(backbone={"type": "l3_audio", "filters": [4, 8]})
     problems = problems_of({**spec, "teacher": {"spec": "l3_m256_512", "weights": None}})
-    assert "the teacher 'l3_m256_512' outputs (512,) per example, the student (128,)" in problems["teacher.spec"].message
+    message = problems["teacher.spec"].message
+    assert "the teacher 'l3_m256_512' outputs (512,) per example, the student (128,)" in message
+    assert "classes" not in message  # embeddings, not class probabilities
 
 
 def test_teacher_problems(teacher_files):
