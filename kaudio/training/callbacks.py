@@ -77,16 +77,19 @@ class EpochCheckpoints(keras.callbacks.Callback):
 class ValidationMetrics(keras.callbacks.Callback):
     """Adds metrics computed on the validation data to the epoch logs (before the best-checkpoint and
     learning-rate callbacks read them): ``metrics(targets, scores) -> {"val_<name>": value}`` on the
-    predictions of the trained model (``self.model.model``) over ``val_ds``."""
+    predictions over ``val_ds`` of the network that ``network(wrapper)`` returns — by default the
+    trained model inside the training wrapper (``wrapper.model``); a trainer whose wrapper trains
+    several networks (sub-networks of a once-for-all supernet) returns the one to score."""
 
-    def __init__(self, val_ds, metrics):
+    def __init__(self, val_ds, metrics, network=None):
         super().__init__()
         self.val_ds, self.metrics = val_ds, metrics
+        self.network = network if network is not None else (lambda wrapper: wrapper.model)
 
     def on_epoch_end(self, epoch, logs=None):
         from kaudio.training.evaluate import predict_dataset
 
         if self.val_ds is None or logs is None:
             return
-        targets, scores = predict_dataset(self.model.model, self.val_ds)
+        targets, scores = predict_dataset(self.network(self.model), self.val_ds)
         logs.update({name: float(value) for name, value in self.metrics(targets, scores).items()})

@@ -67,17 +67,24 @@ class SupervisedModel(keras.Model):
     def call(self, inputs, training=None):
         if self.augment is None:
             return self.model(inputs, training=training)
-        features = self.model.frontend(inputs, training=training)
-        features = self.augment(features, training=training)
-        embedding = self.model.backbone(features, training=training)
+        embedding = self.model.backbone(self.features(inputs, training=training), training=training)
         return self.model.head(embedding, training=training)
+
+    def features(self, inputs, training=None):
+        """The front-end output the backbone sees: augmented in training (when there is an augmentation)."""
+        features = self.model.frontend(inputs, training=training)
+        return features if self.augment is None else self.augment(features, training=training)
+
+    def loss_targets(self, x, y):
+        """What the loss reads as ``y_true``: ``targets(x, y)`` when given, else the dataset's targets."""
+        return self.targets(x, y) if self.targets is not None else y
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if not isinstance(y, dict):
             raise KaudioError("targets must be a dict ({'fine', 'coarse', 'fine_mask', 'coarse_mask'} for a hierarchy, "
                               f"{{'labels', 'labels_mask'}} for classes; kaudio.data.make_dataset yields them), got "
                               f"{type(y).__name__}")
-        parts = self.task_loss.parts(self.targets(x, y) if self.targets is not None else y, y_pred)
+        parts = self.task_loss.parts(self.loss_targets(x, y), y_pred)
         batch = ops.shape(next(iter(y.values())))[0]
         for name, tracker in self.part_trackers.items():
             tracker.update_state(parts[name], sample_weight=batch)

@@ -154,16 +154,16 @@ class SupervisedTrainer(Trainer):
         if augment["enabled"] and frontend is not None:
             problems += _augment_problems(augment, frontend, context.sections["frontend"].get("layout", "freq_time"))
         if "towers" in context.sections:
-            return problems + [("type", "supervised training takes a chain (input → frontend → backbone → head); "
-                                        "this spec has towers")]
+            return problems + [("type", f"{cls.registered_name} training takes a chain (input → frontend → backbone "
+                                        "→ head); this spec has towers")]
         if context.sections.get("head") is None:
             return problems
         kind = target_kind_of(context.sections)
         if kind is None:
             heads = sorted(name for name in registry.names("head")
                            if getattr(registry.lookup("head", name), "target_kind", None))
-            return problems + [("type", f"supervised training needs a head that predicts labels ({', '.join(heads)}); "
-                                        f"the head is {context.sections['head']['type']!r}")]
+            return problems + [("type", f"{cls.registered_name} training needs a head that predicts labels "
+                                        f"({', '.join(heads)}); the head is {context.sections['head']['type']!r}")]
         loss = context.sections.get("loss")
         if loss is not None and loss["type"] != LOSS_OF_KIND[kind]:
             problems.append(("type", f"a {context.sections['head']['type']} head ({kind} targets) is trained with "
@@ -207,11 +207,18 @@ class SupervisedTrainer(Trainer):
 
     def training_model(self, model):
         from kaudio.losses import loss_from_spec
-        from kaudio.training.model import SupervisedModel, spec_augment_layer
+        from kaudio.training.model import SupervisedModel
+
+        return SupervisedModel(model, loss_from_spec(self.spec), self.spec_augment())
+
+    def spec_augment(self):
+        """The run's SpecAugment layer (``train.spec_augment``; ``None`` when disabled), kept as ``self.augment``
+        so that :meth:`callbacks` reseeds its masks every epoch."""
+        from kaudio.training.model import spec_augment_layer
 
         feature_shape = tuple(self.spec.shapes.get("frontend") or ())
         self.augment = spec_augment_layer(self.spec, self.settings["spec_augment"], feature_shape)
-        return SupervisedModel(model, loss_from_spec(self.spec), self.augment)
+        return self.augment
 
     def optimizer(self, steps_per_epoch: int):
         import keras
