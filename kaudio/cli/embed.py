@@ -23,9 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+from kaudio.video_io import VIDEO_EXTENSIONS
+
 COMMAND = "embed"
 HELP = "embed audio/video files (OpenL3-style) into .npz files with 'embedding' and 'timestamps'"
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 

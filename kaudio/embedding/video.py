@@ -34,6 +34,7 @@ from kaudio.embedding.models import (DEFAULT_AUDIO_MODEL, DEFAULT_IMAGE_MODEL, P
 from kaudio.embedding.output import output_path, save_npz_atomic
 from kaudio.embedding.validation import check_batch_size
 from kaudio.errors import InputError, KaudioWarning
+from kaudio.video_io import rgb_frame, stream_fps
 
 SAMPLE_RATE = 48000  # openl3's audio_fps for videos
 FRAME_SIZE = 256  # openl3's target_resolution=(256, 256)
@@ -56,20 +57,8 @@ class VideoData:
     fps: float
 
 
-def _stream_fps(stream) -> float | None:
-    for rate in (stream.base_rate, stream.average_rate, stream.guessed_rate):
-        if rate:
-            return float(rate)
-    return None
-
-
 def _frame_to_array(frame) -> np.ndarray:
-    array = frame.to_ndarray(format="rgb24", width=FRAME_SIZE, height=FRAME_SIZE, interpolation="BICUBIC")
-    rotation = int(getattr(frame, "rotation", 0) or 0)
-    quarter_turns = int(round(rotation / 90)) % 4
-    if quarter_turns:  # `rotation` is counter-clockwise; the target is square, so rotating after scaling is the same
-        array = np.ascontiguousarray(np.rot90(array, k=quarter_turns))
-    return array
+    return rgb_frame(frame, FRAME_SIZE, FRAME_SIZE)
 
 
 def read_video(path: "str | os.PathLike") -> VideoData:
@@ -111,7 +100,7 @@ def read_video(path: "str | os.PathLike") -> VideoData:
                         chunks.extend(f.to_ndarray() for f in resampler.resample(frame))
             if resampler is not None:
                 chunks.extend(f.to_ndarray() for f in resampler.resample(None))
-            fps = _stream_fps(video_stream)
+            fps = stream_fps(video_stream)
             expected_frames = video_stream.frames
             duration = container.duration / av.time_base if container.duration else None
     except InputError:
