@@ -1,0 +1,115 @@
+"""kaudio ofa space / extract: the space table and JSON, extraction from a .keras file or a run folder, the
+TFLite table, and one-line errors (exit 2 for bad arguments and inputs; 1 for an output that exists, as every
+kaudio command)."""
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import kaudio
+from kaudio.cli.main import main
+from kaudio.models.ofa import set_subnet
+from tests.models.ofa import randomize_statistics, tiny_ofa_spec, waveforms
+
+SMALL = '{"widths": [0.4, 0.6, 1.0], "depths": [2, 2, 1], "fc_width": 0.4}'
+
+
+@pytest.fixture(scope="module")
+def supernet_file(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = kaudio.build(tiny_ofa_spec())
+    randomize_statistics(model)
+    path = tmp_path_factory.mktemp("ofa") / "supernet.keras"
+    model.save(path)
+    return path
+
+
+def test_space_text_for_the_cnn10_supernet(capsys):
+    assert main(["ofa", "space", "ofa_cnn10"]) == 0
+    out = capsys.readouterr().out
+    assert "ofa_cnn10: 512 sub-networks (4 x 4 x 4 x 2 x 4 choices)" in out
+    assert "conv_block4: width ratio 0.4/0.6/0.8/1 -> 204/307/409/512 channels, depth 1 or 2" in out
+    assert "fc1: width ratio 0.4/0.6/0.8/1 -> 204/307/409/512 units" in out
+    assert "trainable parameters (527-class tagger included): 569,210 to 5,219,279" in out
+    assert "largest  widths 1/1/1 depths 2/2/2 fc 1: 5,219,279 trainable, 5,223,247 with the BN moving statistics" in out
+
+
+def test_space_json_with_overrides(capsys):
+    assert main(["ofa", "space", "ofa_cnn10", "--set", "backbone.input_norm=single", "--set",
+                 "backbone.elastic_fc=false", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["size"] == 128 and data["num_classes"] == 527 and data["fc_widths"] == [512]
+    assert data["smallest"]["trainable_params"] == 794_540 and data["largest"]["trainable_params"] == 5_219_153
+    assert data["smallest"]["config"] == {"widths": [0.4, 0.4, 0.4], "depths": [2, 2, 1], "fc_width": None}
+    assert [c["key"] for c in data["choices"]] == ["widths[0]", "widths[1]", "widths[2]", "depths[2]"]
+
+
+def test_extract_from_a_file_writes_a_plain_model(supernet_file, tmp_path, capsys):
+    out = tmp_path / "small.keras"
+    assert main(["ofa", "extract", str(supernet_file), SMALL, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "widths 0.4/0.6/1 depths 2/2/1 fc 0.4" in text and "5,860 trainable parameters" in text
+    plain = keras.models.load_model(out)
+    supernet = keras.models.load_model(supernet_file)
+    set_subnet(supernet, json.loads(SMALL))
+    x = waveforms(2)
+    assert np.abs(plain.predict(x, verbose=0) - supernet.predict(x, verbose=0)).max() <= 1e-5
+
+
+def test_extract_from_a_run_folder_with_tflite(supernet_file, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.keras").write_bytes(supernet_file.read_bytes())
+    config = tmp_path / "small.yaml"
+    config.write_text("widths: [0.4, 0.4, 0.4]\ndepths: [2, 2, 1]\nfc_width: 0.4\n")
+    out = tmp_path / "small.keras"
+    assert main(["ofa", "extract", str(run), str(config), "--out", str(out), "--tflite", "--runs", "2"]) == 0
+    text = capsys.readouterr().out
+    assert (tmp_path / "small.tflite").is_file() and (tmp_path / "small.int8.tflite").is_file()
+    rows = {line.split()[0]: line.split() for line in text.splitlines() if ".tflite " in line}
+    assert rows["small.tflite"][1] == "float32" and float(rows["small.tflite"][4]) < 1e-5
+    assert rows["small.int8.tflite"][1] == "dynamic_int8"
+    assert "latency: median of 2 calls, 1 thread" in text and "Transpose runs through TF Select" in text
+
+
+@pytest.mark.parametrize("make_args, needle", [
+    (lambda f, d: [str(f), '{"widths": [0.5, 0.6, 1.0], "depths": [2, 2, 3], "fc_width": 0.4}'],
+     "inline configuration is not in this supernet's space: widths[0] (conv_block2): width ratio 0.5 is not offered; "
+     "valid: 0.4, 0.6, 0.8, 1; depths[2] (conv_block4): depth 3 is not offered; valid: 1, 2"),
+    (lambda f, d: [str(d / "missing.keras"), SMALL], "SOURCE: no such file"),
+    (lambda f, d: [str(d / "corrupt.keras"), SMALL], "SOURCE: cannot load"),
+    (lambda f, d: [str(d / "plain.keras"), SMALL], "is not a once-for-all supernet (its backbone: PannsCNN)"),
+    (lambda f, d: [str(d / "empty_run"), SMALL], "has no best.keras: the run has not finished its first epoch yet"),
+    (lambda f, d: [str(f), str(d / "none.yaml")], "no such configuration file"),
+    (lambda f, d: [str(f), "{widths: [0.4"], "inline configuration: not YAML/JSON"),
+])
+def test_extract_errors_are_one_line_exit_2(supernet_file, tmp_path, capsys, make_args, needle):
+    (tmp_path / "corrupt.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "empty_run").mkdir()
+    kaudio.build(tiny_ofa_spec() | {"backbone": {"type": "panns_cnn", "filters": [8, 16]}}).save(tmp_path / "plain.keras")
+    code = main(["ofa", "extract", *make_args(supernet_file, tmp_path), "--out", str(tmp_path / "o.keras")])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_extract_output_checks(supernet_file, tmp_path, capsys):
+    assert main(["ofa", "extract", str(supernet_file), SMALL, "--out", str(tmp_path / "o.h5")]) == 2
+    assert "--out must end in .keras" in capsys.readouterr().err
+    (tmp_path / "o.keras").write_text("keep me")
+    (tmp_path / "p.keras").write_text("")
+    assert main(["ofa", "extract", str(supernet_file), SMALL, "--out", str(tmp_path / "o.keras")]) == 1
+    assert "o.keras exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "o.keras").read_text() == "keep me"
+    assert main(["ofa", "extract", str(supernet_file), SMALL, "--out", str(tmp_path / "p.keras"), "--overwrite"]) == 0
+    (tmp_path / "r.int8.tflite").write_text("")  # a TFLite file that --tflite would write blocks before any work
+    assert main(["ofa", "extract", str(supernet_file), SMALL, "--out", str(tmp_path / "r.keras"), "--tflite"]) == 1
+    assert "r.int8.tflite exists" in capsys.readouterr().err and not (tmp_path / "r.keras").exists()
+    assert main(["ofa", "extract", str(supernet_file), SMALL, "--out", str(tmp_path / "q.keras"), "--tflite",
+                 "--threads", "0"]) == 2
+
+
+def test_space_needs_an_ofa_spec(capsys):
+    assert main(["ofa", "space", "panns_cnn10"]) == 2
+    assert "not a once-for-all supernet" in capsys.readouterr().err
