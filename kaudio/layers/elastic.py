@@ -26,13 +26,17 @@ mask of its first ``active_width`` channels, so inactive channels are exactly 0:
 
 Setting a sub-network is a variable assignment: no layer is rebuilt and a compiled train step
 is traced once for all sub-networks (the supernet trainer samples K sub-networks per step inside
-one ``tf.function``). The alternative — slicing the kernels with static shapes — computes only
-the active channels but traces (and compiles) once per configuration; the masks compute the full
-network whatever the configuration. Measured on CPU (``benchmarks/ofa_mask_vs_slice.py``,
-forward + backward, batch 8 × 2 s of 32 kHz audio as 201 × 64 log-mel, CNN10-shaped supernet):
-see the README's "Once-for-all supernet" section for the numbers; in short the masks cost the
-full network's step time for every sub-network, while slicing costs a new trace per
-configuration (seconds each) and is faster per step only for configurations seen again.
+one ``tf.function``, from an int tensor). The alternative — slicing the kernels with static
+shapes — computes only the active channels but traces once per configuration, and cannot take a
+configuration drawn inside the compiled step. Measured (``benchmarks/ofa_mask_vs_slice.py``:
+forward + backward of the CNN10-shaped ``ofa_cnn10``, batch 8 × 2 s at 32 kHz = 201 × 64
+log-mel, a 2-core CPU shared with other jobs): masks 1.23–1.37 s per step for every
+configuration with one trace in all; slices 1.33 s (largest) down to 0.38 s (smallest), plus a
+new trace of 1.4–3.7 s for each of the 512 configurations. Slicing is faster per step for
+narrow sub-networks (up to 3.5×), masks are faster over a training run that samples from the
+whole space and are the only design that samples inside the compiled step. A deployed
+sub-network is the extracted plain model (:mod:`kaudio.models.ofa.extract`) and pays only for its
+own size.
 
 The variables are saved with the model (a ``.keras`` file keeps the active sub-network) and use
 ``aggregation="only_first_replica"`` so that under ``tf.distribute`` every replica runs the

@@ -23,7 +23,7 @@ A configuration is plain data (YAML / JSON), one entry per dynamic block::
 Block numbers in messages are the layer names' (``conv_block2`` is the first dynamic block of
 CNN10's default layout; ``elastic_depth_blocks`` counts the same way, static blocks included).
 
-:class:`OfaSpace` is pure Python (no TensorFlow): validation, enumeration, uniform sampling,
+:class:`OfaSpace` uses no TensorFlow: validation, enumeration, uniform sampling,
 the integer encoding the graph-side setter uses (:meth:`OfaSpace.to_indices`,
 :attr:`OfaSpace.choice_sizes`) and analytic parameter counts (:meth:`OfaSpace.count_params`).
 
