@@ -123,11 +123,16 @@ def _backup_epoch(backup_dir: Path) -> int:
         return 0
 
 
-def _advance_epochs(dataset, epochs: int) -> None:
-    """Open ``epochs`` iterators of ``dataset`` so that a resumed run continues its per-iteration
-    randomness (``shuffle(reshuffle_each_iteration=True)``, ``Dataset.random``) where the
-    interrupted run stopped, instead of replaying epoch 1's order."""
-    for _ in range(epochs):
+def skip_passes(dataset, passes: int) -> None:
+    """Open ``passes`` iterators of ``dataset`` and drop them.
+
+    A ``tf.data`` dataset reshuffled each pass (``shuffle(reshuffle_each_iteration=True)``,
+    ``Dataset.random(rerandomize_each_iteration=True)``, as :func:`kaudio.data.make_dataset` with
+    ``shuffle=True``) draws pass *k*'s order from a seed generator that advances each time an
+    iterator is created — on the dataset or on anything built from it (``repeat()``, a distributed
+    copy). A resumed run opens as many iterators as the interrupted one did, so that its next pass
+    is the one the interrupted run would have made next. Only the first element is produced."""
+    for _ in range(passes):
         next(iter(dataset), None)
 
 
@@ -216,9 +221,13 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
         all_callbacks.append(keras.callbacks.EarlyStopping(monitor, mode=mode,
                                                            patience=settings["early_stopping_patience"]))
     all_callbacks += list(callbacks or [])
+    # One Keras iterator over the repeated dataset for the whole run: pass k of train_ds is epoch k
+    # (Keras would otherwise open two iterators per epoch of a finite dataset), so a resumed run
+    # skips exactly its finished epochs and continues with the order the interrupted run had next.
     if resuming:
-        _advance_epochs(train_ds, _backup_epoch(backup_dir))
-    wrapper.fit(train_ds, validation_data=val_ds, epochs=settings["epochs"], callbacks=all_callbacks, verbose=verbose)
+        skip_passes(train_ds, _backup_epoch(backup_dir))
+    wrapper.fit(train_ds.repeat(), steps_per_epoch=steps, validation_data=val_ds, epochs=settings["epochs"],
+                callbacks=all_callbacks, verbose=verbose)
 
     if not (run_dir / "best.keras").is_file():
         raise KaudioError(f"no epoch produced a finite {monitor}; nothing was saved in {run_dir}")

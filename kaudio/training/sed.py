@@ -107,9 +107,15 @@ class SEDTrainer(Trainer):
     # --- run ----------------------------------------------------------------------------------
 
     def prepare(self, model, run_dir: Path, resuming: bool, verbose: int = 1, train_ds=None) -> None:
-        """Fit the front end's standardisation on the training split (fresh runs)."""
+        """Fit the front end's standardisation on the training split (fresh runs; a resumed run restores
+        it and only opens the one pass's iterator that fitting opened, see :meth:`Trainer.prepare`)."""
+        from kaudio.training.fit import skip_passes
+
         frontend = model.frontend
-        if resuming or frontend is None or getattr(frontend, "standardization", None) is None or train_ds is None:
+        if frontend is None or getattr(frontend, "standardization", None) is None or train_ds is None:
+            return
+        if resuming:
+            skip_passes(train_ds, 1)
             return
         mean, std = frontend.fit_standardization(train_ds)
         if verbose:

@@ -135,7 +135,11 @@ class Trainer:
 
     def prepare(self, model, run_dir: Path, resuming: bool, verbose: int = 1, train_ds=None) -> None:
         """Before compiling: initial weights or statistics from ``train_ds`` on a fresh run (a resumed
-        run restores every variable from its backup), frozen parts. Default: nothing."""
+        run restores every variable from its backup), frozen parts. Default: nothing.
+
+        A hook that iterates ``train_ds`` on a fresh run must open as many iterators of it on a
+        resumed run (:func:`kaudio.training.fit.skip_passes`): every iterator advances the
+        dataset's reshuffling, and a resumed run must see the epochs' orders of an uninterrupted one."""
 
     def training_model(self, model):
         """The ``keras.Model`` that ``fit`` runs; it must train ``model``'s variables."""

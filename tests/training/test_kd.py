@@ -163,9 +163,9 @@ def test_kaudio_train_distils_and_evaluates(tmp_path, tone_folder, capsys):
 
 def test_resume_continues_an_interrupted_run(tmp_path, tone_folder):
     """Interrupted after epoch 1 of 2, the same call continues with epoch 2 and ends where an uninterrupted
-    run ends (crop: start keeps the clip order fixed, so only the distillation state is compared)."""
+    run ends — with the training clips reshuffled and re-cropped each epoch (crop: random)."""
     spec = training_spec(kd_spec(write_teacher(tmp_path), classes=FINE, spec_augment=True, epochs=2,
-                                 distillation_weight=0.5, crop="start"))
+                                 distillation_weight=0.5, crop="random"))
     data = trainer_for(spec).load_data(tone_folder)
     full = fit(spec, data.dataset("train", 0), data.dataset("val", 0), run_dir=tmp_path / "full", verbose=0)
     with pytest.raises(Interrupt):
