@@ -183,12 +183,12 @@ _WORKER: dict = {}
 
 
 def _init_worker(cache_folder: str, settings, keys: Sequence[str], threads: int) -> None:
-    """Runs once per worker process (spawned): exit quietly on Ctrl-C (the parent reports it), limit
-    the threads TensorFlow may use, read every clip's features from the cache. An error is kept and
-    raised by the first fold, so that the parent gets it (not a broken pool)."""
+    """Runs once per worker process (spawned): ignore Ctrl-C (the parent stops the workers and
+    reports it), limit the threads TensorFlow may use, read every clip's features from the cache. An
+    error is kept and raised by the first fold, so that the parent gets it (not a broken pool)."""
     import signal
 
-    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
