@@ -23,6 +23,8 @@ EXIT_INTERRUPTED = 130
 
 
 def add_arguments(parser) -> None:
+    parser.usage = ("kaudio downstream DATASET --out REPORT.json [options]\n"
+                    "       kaudio downstream compare A.json B.json")
     parser.add_argument("targets", nargs="+", metavar="DATASET",
                         help="a dataset folder (labels.csv with file,label,fold; UrbanSound8K; ESC-50), or "
                              "`compare A.json B.json`")

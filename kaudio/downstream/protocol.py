@@ -21,8 +21,8 @@ best epoch by the objective, whereas the protocol scores each grid point with th
 stopping restored (best validation *loss*).
 
 Folds run in worker processes when ``jobs > 1`` (``spawn``; each worker limits TensorFlow to its
-share of the cores and reads the features from the cache once). Results depend only on the seed;
-with ``jobs > 1`` the per-thread arithmetic of TensorFlow may round differently from ``jobs = 1``.
+share of the cores and reads the features from the cache once). Results depend only on the seed:
+the tests check that two worker processes reproduce the serial run's every grid point.
 """
 from __future__ import annotations
 
