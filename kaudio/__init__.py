@@ -32,8 +32,8 @@ _LAZY_ATTRIBUTES = {
     "load_embedding_model": "kaudio.embedding.models",
     "fit": "kaudio.training.fit",
 }
-_SUBPACKAGES = ("blocks", "cli", "convert", "data", "embedding", "frontends", "heads", "hear", "hierarchy", "layers",
-                "losses", "metrics", "models", "pretrained", "registry", "spec", "training")
+_SUBPACKAGES = ("blocks", "cli", "convert", "data", "downstream", "embedding", "frontends", "heads", "hear", "hierarchy",
+                "layers", "losses", "metrics", "models", "pretrained", "registry", "spec", "training")
 
 __all__ = ["KaudioError", "KaudioModel", "Spec", "SpecError", "SpecProblem", "__version__", "build", "embed",
            "embed_file", "embed_image", "embed_image_file", "embed_video", "embed_video_file", "fit",
