@@ -32,6 +32,9 @@ from run to run. Decoding itself is deterministic (FFmpeg, soxr), on one machine
 """
 from __future__ import annotations
 
+import atexit
+import threading
+import time
 from typing import Sequence
 
 import numpy as np
@@ -54,14 +57,63 @@ def _signature(settings: AVCSettings) -> dict:
             "gain": tf.TensorSpec((), tf.float32)}
 
 
+class _Shutdown:
+    """Ends every stream when the interpreter exits.
+
+    The generators run Python inside tf.data's C++ threads. An endless stream whose iterator is
+    still alive at exit (a script that trains for a number of steps and returns) keeps those
+    threads calling into Python while the interpreter finalises, and the process hangs. At exit
+    (``atexit``, registered after TensorFlow so that it runs before TensorFlow's own handlers) the
+    generators are told to stop and the activations being decoded are waited for (a few seconds
+    at most), so the pipelines end and their threads fall idle before finalisation.
+    """
+
+    stop = threading.Event()
+    lock = threading.Lock()
+    active = 0
+    registered = False
+
+    @classmethod
+    def register(cls) -> None:
+        with cls.lock:
+            if not cls.registered:
+                atexit.register(cls.drain)
+                cls.registered = True
+
+    @classmethod
+    def drain(cls, timeout_s: float = 30.0) -> None:
+        cls.stop.set()
+        deadline = time.monotonic() + timeout_s
+        while cls.active and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    @classmethod
+    def generator(cls, make):
+        """Iterate ``make()`` until it ends or the interpreter exits; each step (not the pauses
+        between them) counts as active."""
+        items, end = iter(make()), object()
+        while not cls.stop.is_set():
+            with cls.lock:
+                cls.active += 1
+            try:
+                item = next(items, end)
+            finally:
+                with cls.lock:
+                    cls.active -= 1
+            if item is end:
+                return
+            yield item
+
+
 def _stream(videos: Sequence[VideoInfo], settings: AVCSettings, seed: int, stream: int, kind: int, augment: bool,
             shuffle: bool):
     """The interleaved samples of one stream kind (both labels, positives only or negatives only)."""
     import tensorflow as tf
 
     signature = _signature(settings)
+    _Shutdown.register()
 
-    def generate(video, partner, round_index):
+    def decoded(video, partner, round_index):
         for s in activation_samples(videos, settings, seed, stream, kind, int(video), int(partner), int(round_index),
                                     augment):
             yield {"image": s.image, "audio": s.audio, "match": np.int32(s.match), "colour": s.colour,
@@ -69,9 +121,13 @@ def _stream(videos: Sequence[VideoInfo], settings: AVCSettings, seed: int, strea
                    "frame_video": np.int32(s.frame_video), "frame_time": np.float64(s.frame_time),
                    "gain": np.float32(s.gain)}
 
+    def generate(video, partner, round_index):
+        return _Shutdown.generator(lambda: decoded(video, partner, round_index))
+
     task = tf.TensorSpec((), tf.int64)
-    tasks = tf.data.Dataset.from_generator(lambda: activations(len(videos), seed, stream, kind),
-                                           output_signature=(task, task, task))
+    tasks = tf.data.Dataset.from_generator(
+        lambda: _Shutdown.generator(lambda: activations(len(videos), seed, stream, kind)),
+        output_signature=(task, task, task))
     samples = tasks.interleave(
         lambda video, partner, round_index: tf.data.Dataset.from_generator(
             generate, args=(video, partner, round_index), output_signature=signature),

@@ -1,5 +1,6 @@
 """kaudio.data.avc.pipeline: AVC pairs streamed from videos as a tf.data pipeline."""
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,23 @@ def test_last_frame_mode_through_the_pipeline(videos):
     for x, _, meta in elements(pair_dataset(videos, settings, seed=0, samples=8, augment=False, with_metadata=True)):
         video = by_key[meta["frame_video"].decode()]
         assert identify_frame((x["vision"][16, 16] + 1) * 127.5)[1] == round(video.duration * video.fps) - 1
+
+
+def test_a_script_leaving_an_endless_stream_open_exits(videos_dir, tmp_path):
+    """tf.data keeps calling the generators while Python finalises; without the exit hook this hangs."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "train_a_little.py"
+    script.write_text(
+        "import warnings\nwarnings.simplefilter('ignore')\n"
+        "from kaudio.data.avc import pair_dataset, scan_videos\n"
+        "from tests.data.avc.conftest import SMALL\n"
+        f"videos = list(scan_videos({str(videos_dir)!r}).videos)\n"
+        "iterator = iter(pair_dataset(videos, SMALL, batch_size=4))\n"
+        "for _ in range(3):\n    next(iterator)\nprint('trained')\n")
+    repo = str(Path(__file__).resolve().parents[3])
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": repo})
+    assert result.returncode == 0 and result.stdout.strip() == "trained", result.stderr[-2000:]
