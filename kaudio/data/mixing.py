@@ -66,6 +66,7 @@ Safe to interrupt and resume
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -77,7 +78,7 @@ import secrets
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Callable, Iterator, Sequence, TextIO
 
 import numpy as np
 
@@ -510,11 +511,13 @@ def _rms(x: np.ndarray) -> float:
 # Atomic writes and temporary files
 
 
-def write_atomic(path: "str | os.PathLike", write: Callable[[io.BufferedWriter], None]) -> Path:
-    """Call ``write(handle)`` on a hidden temporary file beside ``path`` (``.<name>.<pid>-<hex>.tmp``),
-    flush it to disk and rename it over ``path`` — the pattern of
-    :func:`kaudio.embedding.output.save_npz_atomic`, for any file. Readers never see a partial
-    file; on any error (Ctrl-C included) the temporary file is removed and ``path`` is unchanged.
+@contextlib.contextmanager
+def atomic_output(path: "str | os.PathLike") -> Iterator[Path]:
+    """A hidden temporary file beside ``path`` (``.<name>.<pid>-<hex>.tmp``, created empty) to be
+    filled inside the ``with`` block — by a writer that needs a file name, such as
+    ``tf.io.TFRecordWriter`` — then flushed to disk and renamed over ``path``. Readers never see a
+    partial file; if the block raises (Ctrl-C included) the temporary file is removed and ``path``
+    is unchanged.
 
     Raises:
         OutputError: the folder cannot be written.
@@ -528,16 +531,15 @@ def write_atomic(path: "str | os.PathLike", write: Callable[[io.BufferedWriter],
         while True:
             tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
             try:
-                fd = os.open(tmp, flags, 0o666)
+                os.close(os.open(tmp, flags, 0o666))
                 break
             except FileExistsError:  # pragma: no cover - 48 random bits
                 continue
     except OSError as err:
         raise OutputError(f"cannot write {path}: {describe_os_error(err, path.parent)}") from err
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
+        yield tmp
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException as err:
@@ -548,6 +550,20 @@ def write_atomic(path: "str | os.PathLike", write: Callable[[io.BufferedWriter],
         if isinstance(err, OSError):
             raise OutputError(f"cannot write {path}: {describe_os_error(err, path.parent)}") from err
         raise
+
+
+def write_atomic(path: "str | os.PathLike", write: Callable[[io.BufferedWriter], None]) -> Path:
+    """Call ``write(handle)`` on a hidden temporary file beside ``path`` and rename it over ``path``
+    (:func:`atomic_output`) — the pattern of :func:`kaudio.embedding.output.save_npz_atomic`, for
+    any file.
+
+    Raises:
+        OutputError: the folder cannot be written.
+    """
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as handle:
+            write(handle)
     return path
 
 

@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from kaudio.data.avc.sampling import AVCSettings
 from kaudio.data.avc.split import SPLIT_FILE, SPLIT_NAMES, SPLIT_SEED, load_or_make_split
-from kaudio.errors import InputError, KaudioError, OutputError
+from kaudio.errors import InputError, KaudioError
 
 IMAGE_ENCODINGS = ("raw", "jpeg")
 JPEG_QUALITY = 95
@@ -183,27 +182,18 @@ def _example(inputs, target, meta, image_encoding: str) -> bytes:
 
 
 def _write_shard(path: Path, dataset, image_encoding: str, on_sample) -> int:
-    """Write a shard to a temporary file beside ``path`` and rename it; returns its sample count."""
+    """Write a shard to a temporary file beside ``path`` and rename it when complete; returns its sample count."""
     import tensorflow as tf
 
-    from kaudio.writable import describe_os_error
+    from kaudio.data.mixing import atomic_output
 
-    temporary = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
     count = 0
-    try:
+    with atomic_output(path) as temporary:
         with tf.io.TFRecordWriter(str(temporary)) as writer:
             for inputs, target, meta in dataset.as_numpy_iterator():
                 writer.write(_example(inputs, target, meta, image_encoding))
                 count += 1
                 on_sample()
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException as err:
-        temporary.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise OutputError(f"cannot write {path}: {describe_os_error(err, path.parent)}") from err
-        raise
     return count
 
 
