@@ -20,6 +20,8 @@ a one-seed run trains only seeds 1 and 2.
 The split is the dataset's ``split`` column: ``test`` rows are the test set, and the validation set
 is the given ``val`` rows or, when there are none (render_dataset.py's default), 15% of the
 training rows chosen by iterative stratification (``kaudio.data.split_indices``).
+
+``study.py`` (the recipe ablation) reuses :class:`SeedData` and :func:`train_and_score`.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -38,10 +41,101 @@ import numpy as np  # noqa: E402
 HERE = Path(__file__).resolve().parent
 SPECS = HERE / "specs"
 HEADS = ("flat", "gmp", "lp", "resatt")
+FINISHED = "test_metrics.json"  # written into a run directory once the run is trained and scored
 
 
 def spec_path(head: str) -> Path:
     return SPECS / f"instruments_{head}.yaml"
+
+
+@dataclass
+class SeedData:
+    """The dataset folder's clips and, per seed, its split and cached ``tf.data`` datasets (every head
+    of a seed sees the same split and batches)."""
+
+    table: object
+    val_fraction: float
+    batch_size: int
+    sample_rate: int
+    samples: int
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, data: Path, head: str = "flat", overrides: Sequence[str] = (), limit: "int | None" = None):
+        """Read ``data/labels.csv`` with the hierarchy and input of ``head``'s spec (+ ``overrides``);
+        ``limit``: only the first N clips."""
+        from kaudio.data import load_tagging_folder
+        from kaudio.training.fit import training_spec
+
+        base = training_spec(spec_path(head), list(overrides))
+        settings = base.params("train")
+        table = load_tagging_folder(data, base.params("head")["hierarchy"])
+        if limit:
+            table = table.subset(np.arange(min(limit, len(table))))
+        sample_rate = int(base.params("input")["sample_rate"])
+        return cls(table, settings["val_fraction"], settings["batch_size"], sample_rate,
+                   int(round(float(base.params("input")["duration"]) * sample_rate)))
+
+    def split(self, seed: int) -> dict:
+        """``{"train", "val", "test", "test_name"}`` of ``seed`` (the validation rows follow the seed)."""
+        from kaudio.data import split_indices
+
+        split = dict(split_indices(self.table, val_fraction=self.val_fraction, seed=seed))
+        split["test_name"] = "test"
+        if len(split["test"]) == 0:
+            split["test"], split["test_name"] = split["val"], "val"
+        return split
+
+    def datasets(self, seed: int) -> tuple:
+        """``(train_ds, val_ds, test_ds)`` of ``seed``, built once per seed and cached in memory."""
+        if seed not in self._cache:
+            from kaudio.data import make_dataset
+
+            split = self.split(seed)
+            make = lambda rows, **kw: make_dataset(self.table, rows, self.sample_rate, self.samples,  # noqa: E731
+                                                   self.batch_size, cache="memory", **kw)
+            self._cache[seed] = (make(split["train"], shuffle=True, seed=seed), make(split["val"]),
+                                 make(split["test"]))
+        return self._cache[seed]
+
+
+def read_finished(run_dir: Path) -> "dict | None":
+    """The saved result of a finished run (``{"rows", "head", "seed", "epochs", "best_epoch", ...}``), or None."""
+    path = Path(run_dir) / FINISHED
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def train_and_score(spec, method: str, seed: int, data: SeedData, run_dir: Path, overrides: Sequence[str] = (),
+                    verbose: int = 2, retrain: bool = False, callbacks: "list | None" = None) -> dict:
+    """Train ``spec`` with ``train.seed = seed`` on that seed's split (resuming an interrupted run), score the test
+    set like ``kaudio evaluate`` and write ``run_dir/test_metrics.json``; a finished run is read back instead
+    unless ``retrain``.
+
+    Returns:
+        ``{"rows": metric rows, "head", "seed", "epochs", "best_epoch", "seconds", "seconds_per_epoch"}``.
+    """
+    from kaudio.training import fit
+    from kaudio.training.evaluate import evaluate_model
+
+    finished = None if retrain else read_finished(run_dir)
+    if finished is not None:
+        return finished
+    train_ds, val_ds, test_ds = data.datasets(seed)
+    started = time.perf_counter()
+    result = fit(spec, train_ds, val_ds, run_dir=run_dir, overrides=list(overrides) + [f"train.seed={seed}"],
+                 verbose=verbose, callbacks=callbacks)
+    seconds = time.perf_counter() - started
+    rows = evaluate_model(result.model, val_ds, test_ds, run_dir=run_dir, method=method)["rows"]
+    epochs = len(next(iter(result.history.values()), []))
+    saved = {"rows": rows, "head": method, "seed": seed, "epochs": epochs, "best_epoch": result.best_epoch,
+             "seconds": round(seconds, 1), "seconds_per_epoch": round(seconds / max(epochs, 1), 1)}
+    Path(run_dir, FINISHED).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+    return saved
+
+
+def score_text(rows: list[dict]) -> str:
+    return ", ".join(f"{r['level']} ROC-AUC {100 * r['roc_auc']:.1f} PR-AUC {100 * r['pr_auc']:.1f} "
+                     f"F1 {100 * r['f1']:.1f}" for r in rows)
 
 
 def main(argv: "Sequence[str] | None" = None) -> int:
@@ -55,77 +149,50 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="more spec overrides for every head, e.g. --set loss.fine_weight=0.9")
     parser.add_argument("--retrain", action="store_true",
-                        help="train again even where OUT/<head>_seed<k>/test_metrics.json shows a finished run")
+                        help=f"train again even where OUT/<head>_seed<k>/{FINISHED} shows a finished run")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips (a quick smoke run)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras output while training")
     args = parser.parse_args(argv)
 
     import kaudio
     import kaudio.models.panns  # noqa: F401  (registers the panns_cnn backbone)
-    from kaudio.data import load_tagging_folder, make_dataset, split_indices
     from kaudio.metrics import summarize_runs, to_markdown, write_csv
-    from kaudio.training import fit
-    from kaudio.training.evaluate import evaluate_model
     from kaudio.training.fit import training_spec
 
     overrides = list(args.overrides) + ([f"train.epochs={args.epochs}"] if args.epochs else [])
     try:
-        base = training_spec(spec_path(args.heads[0]), overrides)
-        settings = base.params("train")
-        table = load_tagging_folder(args.data, base.params("head")["hierarchy"])
-        if args.limit:
-            table = table.subset(np.arange(min(args.limit, len(table))))
-        sample_rate = int(base.params("input")["sample_rate"])
-        samples = int(round(float(base.params("input")["duration"]) * sample_rate))
+        data = SeedData.load(args.data, args.heads[0], overrides, args.limit)
+        epochs = training_spec(spec_path(args.heads[0]), overrides).params("train")["epochs"]
     except kaudio.KaudioError as err:
         print(f"compare.py: error: {err}", file=sys.stderr)
         return 2
-    print(table.summary())
+    print(data.table.summary())
 
     runs: dict[str, list[list[dict]]] = {head: [] for head in args.heads}
     timings: list[dict] = []
     args.out.mkdir(parents=True, exist_ok=True)
     for seed in range(args.seeds):
-        split = split_indices(table, val_fraction=settings["val_fraction"], seed=seed)
-        test_name = "test"
-        if len(split["test"]) == 0:
+        split = data.split(seed)
+        if split["test_name"] == "val":
             print("compare.py: the data has no test rows; scoring the validation set instead", file=sys.stderr)
-            split["test"], test_name = split["val"], "val"
         print(f"\nseed {seed}: {len(split['train'])} train / {len(split['val'])} val / {len(split['test'])} "
-              f"{test_name} clips")
-        batch = settings["batch_size"]
-        train_ds = make_dataset(table, split["train"], sample_rate, samples, batch, shuffle=True, seed=seed,
-                                cache="memory")
-        val_ds = make_dataset(table, split["val"], sample_rate, samples, batch, cache="memory")
-        test_ds = make_dataset(table, split["test"], sample_rate, samples, batch, cache="memory")
+              f"{split['test_name']} clips")
         for head in args.heads:
             run_dir = args.out / f"{head}_seed{seed}"
-            finished = run_dir / "test_metrics.json"
-            if finished.is_file() and not args.retrain:  # a finished run (e.g. before adding seeds) is reused
-                saved = json.loads(finished.read_text(encoding="utf-8"))
-                runs[head].append(saved.pop("rows"))
-                timings.append(saved)
-                print(f"\n=== {head} (seed {seed}): finished earlier, reusing {finished}")
-                continue
-            print(f"\n=== {head} (seed {seed}) -> {run_dir}")
-            started = time.perf_counter()
-            result = fit(spec_path(head), train_ds, val_ds, run_dir=run_dir,
-                         overrides=overrides + [f"train.seed={seed}"], verbose=args.verbose)
-            seconds = time.perf_counter() - started
-            rows = evaluate_model(result.model, val_ds, test_ds, run_dir=run_dir, method=head)["rows"]
-            runs[head].append(rows)
-            epochs = len(next(iter(result.history.values()), []))
-            timings.append({"head": head, "seed": seed, "epochs": epochs, "best_epoch": result.best_epoch,
-                            "seconds": round(seconds, 1), "seconds_per_epoch": round(seconds / max(epochs, 1), 1)})
-            (run_dir / "test_metrics.json").write_text(json.dumps({"rows": rows, **timings[-1]}, indent=2) + "\n",
-                                                       encoding="utf-8")
-            print(f"{head} seed {seed}: best epoch {result.best_epoch}/{epochs}, {seconds:.0f} s; " + ", ".join(
-                f"{r['level']} ROC-AUC {100 * r['roc_auc']:.1f} PR-AUC {100 * r['pr_auc']:.1f} F1 {100 * r['f1']:.1f}"
-                for r in rows))
+            reused = not args.retrain and read_finished(run_dir) is not None
+            print(f"\n=== {head} (seed {seed})" + (f": finished earlier, reusing {run_dir / FINISHED}" if reused
+                                                   else f" -> {run_dir}"))
+            saved = dict(train_and_score(spec_path(head), head, seed, data, run_dir, overrides, args.verbose,
+                                         args.retrain))
+            runs[head].append(saved.pop("rows"))
+            timings.append(saved)
+            if not reused:
+                print(f"{head} seed {seed}: best epoch {saved['best_epoch']}/{saved['epochs']}, "
+                      f"{saved['seconds']:.0f} s; " + score_text(runs[head][-1]))
 
     summary = summarize_runs(runs)
     title = (f"Test set ({len(split['test'])} clips), macro scores in %, {args.seeds} seed(s) per head, "
-             f"{settings['epochs']} epochs")
+             f"{epochs} epochs")
     table_md = to_markdown(summary, digits=1, title=title)
     timing_md = "\n".join(["| Head | Seed | Epochs run | Best epoch | Seconds | Seconds / epoch |",
                            "|---|---:|---:|---:|---:|---:|"]

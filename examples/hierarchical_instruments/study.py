@@ -1,0 +1,656 @@
+"""Recipe ablation: which part of the training recipe decides whether ResAtt beats the flat baseline.
+
+    python study.py run --data DATA_DIR --out runs/hier_study [--seeds 3] [--optional]
+    python study.py curves --data DATA_DIR --out runs/hier_study      # paired differences against epochs
+    python study.py report --out runs/hier_study                      # results.md from the finished runs
+
+Zhong et al. (ICASSP 2023, §5, Table 1) find that training the coarse level jointly through the
+bottom-up heads helps: ResAtt ≈ GMP > flat at the coarse level, and LP fails. With the example's
+original recipe (``BASE_RECIPE``) GMP beat flat but ResAtt was only level with it. This study
+changes **one factor at a time** from that recipe (``CELLS``):
+
+* the embedding width that feeds ResAtt's ``N_fine·N_coarse``-way attention (64 → 256, 512),
+* λ of Eq. 2: fixed 0.8 against the paper's grid {0.70, …, 0.90} chosen by the lowest validation
+  fine BCE (§4.2; :func:`kaudio.training.tuning.lambda_grid_search`, run once per head on seed 0
+  and reused for the other seeds),
+* the optimiser: AdamW with a 1-epoch warm-up against plain Adam (no warm-up, no weight decay),
+* SpecAugment on against off,
+* (``--optional``) ResAtt's softmax restricted to each family's children (not in the paper),
+
+and trains ``flat`` and ``resatt`` in every cell (``gmp`` and ``lp`` too in the first and the last
+cell, ``recipe``: the example specs' final defaults), on the same splits, batches and seeds, so
+every head is compared with flat **paired by seed**. A run's configuration is what differs from
+``BASE_RECIPE``; runs with the same head, configuration and seed are trained once and shared
+between cells (flat ignores λ, so the λ cell reuses the base cell's flat runs).
+
+Every run has the same budget (``BUDGET``: at most ``train.epochs`` epochs, early stopping on the
+validation loss); a run counts as converged when its best epoch comes before its last. Each run
+directory also keeps the best model so far at the epochs of ``MILESTONES``
+(``milestones/best_at_NN.keras``): ``curves`` scores them, showing how the paired differences
+move with the training budget. Seconds per epoch are measured by a callback (training and
+validation of each epoch; ``epoch_seconds.json``).
+
+Runs are resumable (an interrupted run continues from its backup, a finished one is read back) and
+two ``run`` processes may share ``--out`` (each claims a run before training it). ``OUT/results.md``
+and ``OUT/results.csv`` are rewritten after every finished run. The pieces shared with
+``compare.py`` (data per seed, train and score one run) come from there.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import FINISHED, SeedData, read_finished, score_text, spec_path, train_and_score  # noqa: E402
+
+ALL_HEADS = ("flat", "gmp", "lp", "resatt")
+PAIRED_HEADS = ("flat", "resatt")
+BASELINE = "flat"
+LEVELS = ("coarse", "fine")
+METRICS = ("roc_auc", "pr_auc", "f1")
+METRIC_TITLES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1"}
+
+#: The example's recipe before this study (the specs as first shipped), pinned here so that the
+#: study means the same after the specs' defaults change.
+BASE_RECIPE: dict[str, Any] = {
+    "backbone.embedding_size": 64,
+    "backbone.dropout": 0.1,
+    "backbone.embedding_dropout": 0.0,
+    "loss.fine_weight": 0.8,
+    "train.learning_rate": 1.0e-3,
+    "train.weight_decay": 1.0e-4,
+    "train.warmup_epochs": 1.0,
+    "train.spec_augment.enabled": True,
+}
+#: The same training budget for every run.
+BUDGET: dict[str, Any] = {"train.epochs": 40, "train.early_stopping_patience": 5}
+#: Run settings that change no result: no per-epoch checkpoints (resuming uses the backup folder).
+QUIET: dict[str, Any] = {"train.keep_checkpoints": 0}
+#: Epochs at which each run keeps its best-so-far model (for ``curves``).
+MILESTONES = (5, 10, 15, 20, 25, 30, 35, 40)
+#: Keys a head ignores: flat trains the fine level only, so λ does not change its run.
+IGNORED_KEYS = {"flat": frozenset({"loss.fine_weight"})}
+#: The example specs' defaults chosen from the study (None until chosen: the cell is skipped).
+RECIPE: "dict[str, Any] | None" = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the study: ``overrides`` (on top of ``BASE_RECIPE``) for every head,
+    ``head_overrides`` for some, or λ chosen by grid (``lambda_grid``)."""
+
+    name: str
+    factor: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    heads: tuple[str, ...] = PAIRED_HEADS
+    head_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    lambda_grid: bool = False
+    optional: bool = False
+
+
+def study_cells(recipe: "Mapping[str, Any] | None" = RECIPE) -> tuple[Cell, ...]:
+    """The cells in the order they are run: the factors by the effect expected before the study (AdamW's decay
+    of 1e-4·1e-3 per step and a 54-step warm-up are close to plain Adam, so ``adam`` comes last), ``recipe`` last."""
+    cells = [
+        Cell("base", "original recipe: 64-d embedding, λ 0.8, AdamW 1e-3 + 1 warm-up epoch, SpecAugment", {},
+             ALL_HEADS),
+        Cell("emb256", "embedding width 256", {"backbone.embedding_size": 256}),
+        Cell("no_specaug", "SpecAugment off", {"train.spec_augment.enabled": False}),
+        Cell("lambda_grid", "λ by grid {0.70 … 0.90}, lowest validation fine BCE (seed 0)", lambda_grid=True),
+        Cell("emb512", "embedding width 512", {"backbone.embedding_size": 512}),
+        Cell("adam", "Adam 1e-3: no warm-up, no weight decay", {"train.weight_decay": 0.0, "train.warmup_epochs": 0.0}),
+        Cell("restrict", "ResAtt softmax restricted to each family's children (not in the paper)",
+             head_overrides={"resatt": {"head.restrict_to_children": True}}, optional=True),
+    ]
+    if recipe is not None:
+        cells.append(Cell("recipe", "the example specs' defaults: " + describe(recipe), dict(recipe), ALL_HEADS))
+    return tuple(cells)
+
+
+# --- bookkeeping (pure) -----------------------------------------------------------------------
+
+
+def describe(changes: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(changes.items())) or "base"
+
+
+def run_changes(cell: Cell, head: str, fine_weight: "float | None" = None) -> dict[str, Any]:
+    """What a head's run in ``cell`` changes from ``BASE_RECIPE`` (keys the head ignores and values
+    equal to the base dropped), with λ set to ``fine_weight`` when the cell chooses it by grid."""
+    changes = {**cell.overrides, **cell.head_overrides.get(head, {})}
+    if fine_weight is not None:
+        changes["loss.fine_weight"] = float(fine_weight)
+    ignored = IGNORED_KEYS.get(head, frozenset())
+    return {key: value for key, value in sorted(changes.items())
+            if key not in ignored and not (key in BASE_RECIPE and BASE_RECIPE[key] == value)}
+
+
+def slug(changes: Mapping[str, Any]) -> str:
+    """The folder name of a configuration: ``base`` or ``key=value+key=value`` (sorted)."""
+    return "+".join(f"{key}={value}" for key, value in sorted(changes.items())) or "base"
+
+
+@dataclass(frozen=True)
+class Run:
+    cell: str
+    head: str
+    seed: int
+    changes: tuple[tuple[str, Any], ...]
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """Runs with the same key are one training run."""
+        return self.head, slug(dict(self.changes)), self.seed
+
+    def overrides(self) -> list[str]:
+        """``--set`` overrides of the run's spec: the base recipe, its changes and the budget."""
+        values = {**BASE_RECIPE, **dict(self.changes), **BUDGET, **QUIET}
+        return [f"{key}={json.dumps(value)}" for key, value in values.items()]
+
+
+def plan(cells: Sequence[Cell], seeds: int, chosen_lambda: "Mapping[str, float] | None" = None) -> list[Run]:
+    """Every cell's runs, cell by cell, seed by seed. A λ-grid cell's non-flat heads appear only once
+    their λ is in ``chosen_lambda`` (``{head: λ}``)."""
+    runs = []
+    for cell in cells:
+        for seed in range(seeds):
+            for head in cell.heads:
+                weight = None
+                if cell.lambda_grid and "loss.fine_weight" not in IGNORED_KEYS.get(head, ()):
+                    if head not in (chosen_lambda or {}):
+                        continue
+                    weight = chosen_lambda[head]
+                runs.append(Run(cell.name, head, seed, tuple(run_changes(cell, head, weight).items())))
+    return runs
+
+
+def unique_runs(runs: Iterable[Run]) -> list[Run]:
+    """The runs to train: the first of each key, in order."""
+    seen, out = set(), []
+    for run in runs:
+        if run.key not in seen:
+            seen.add(run.key)
+            out.append(run)
+    return out
+
+
+def paired_differences(scores: Mapping[tuple[str, int], float], head: str, baseline: str = BASELINE) -> dict:
+    """``head − baseline`` per seed where both have a score (``scores[(head, seed)]``).
+
+    Returns:
+        ``{"seeds", "diffs", "n", "mean", "std" (ddof 1; 0 for one pair), "wins" (diffs > 0)}``;
+        mean and std are NaN without pairs.
+    """
+    seeds = sorted(seed for (name, seed) in scores if name == head and (baseline, seed) in scores)
+    diffs = [scores[(head, seed)] - scores[(baseline, seed)] for seed in seeds]
+    n = len(diffs)
+    mean = sum(diffs) / n if n else math.nan
+    std = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1)) if n > 1 else (0.0 if n else math.nan)
+    return {"seeds": seeds, "diffs": diffs, "n": n, "mean": mean, "std": std, "wins": sum(d > 0 for d in diffs)}
+
+
+def choose_lambda(trials: Mapping[float, float]) -> float:
+    """The λ with the lowest validation fine BCE (ties: the smaller λ)."""
+    if not trials:
+        raise ValueError("no λ trials")
+    return min(sorted(trials), key=lambda weight: trials[weight])
+
+
+def metric(rows: Sequence[Mapping], level: str, name: str) -> float:
+    return next(float(row[name]) for row in rows if row["level"] == level)
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    return mean, (math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0)
+
+
+def percent(value: float, std: "float | None" = None, signed: bool = False) -> str:
+    if math.isnan(value):
+        return "–"
+    text = f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
+    return text + (f" ± {100 * std:.1f}" if std is not None else "")
+
+
+def cell_rows(cell: Cell, results: Mapping[tuple[str, int], dict]) -> list[dict]:
+    """One row per head of ``cell`` with results: means ± std per level/metric, paired differences to
+    flat, best epochs, epochs run, converged runs and seconds per epoch. ``results[(head, seed)]`` is a
+    run's saved result (``test_metrics.json``, with ``epoch_seconds`` added by the study)."""
+    rows = []
+    for head in cell.heads:
+        seeds = sorted(seed for (name, seed) in results if name == head)
+        if not seeds:
+            continue
+        runs = [results[(head, seed)] for seed in seeds]
+        row = {"cell": cell.name, "head": head, "seeds": seeds, "best_epochs": [r["best_epoch"] for r in runs],
+               "epochs": [r["epochs"] for r in runs],
+               "converged": sum(r["best_epoch"] < r["epochs"] for r in runs)}
+        seconds = [s for r in runs for s in r.get("epoch_seconds", [])]
+        row["seconds_per_epoch"] = sum(seconds) / len(seconds) if seconds else math.nan
+        for level in LEVELS:
+            for name in METRICS:
+                values = {(h, s): metric(results[(h, s)]["rows"], level, name) for (h, s) in results}
+                row[f"{level}_{name}"] = mean_std([values[(head, seed)] for seed in seeds])
+                if head != BASELINE:
+                    row[f"{level}_{name}_diff"] = paired_differences(values, head)
+        rows.append(row)
+    return rows
+
+
+def markdown_tables(cells: Sequence[Cell], rows_by_cell: Mapping[str, list[dict]]) -> str:
+    """Per level: the heads' scores per cell (mean ± std over seeds) and their paired differences to
+    flat (mean ± std, wins / pairs); then the runs' epochs and seconds per epoch."""
+    parts = []
+    for level in LEVELS:
+        header = (["Cell", "Head", "Runs"] + [f"{METRIC_TITLES[m]}" for m in METRICS]
+                  + [f"Δ {METRIC_TITLES[m]} vs flat (wins)" for m in METRICS])
+        lines = [f"**{level.capitalize()} level** (test set, macro %, mean ± std over seeds; Δ = head − flat "
+                 "paired by seed, mean ± std, wins = seeds where the head is above flat)", "",
+                 "| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * (len(header) - 2)]
+        for cell in cells:
+            for row in rows_by_cell.get(cell.name, []):
+                cells_text = [cell.name, row["head"], str(len(row["seeds"]))]
+                cells_text += [percent(*row[f"{level}_{m}"]) for m in METRICS]
+                for m in METRICS:
+                    diff = row.get(f"{level}_{m}_diff")
+                    cells_text.append("" if diff is None else "–" if not diff["n"] else
+                                      f"{percent(diff['mean'], diff['std'], signed=True)} ({diff['wins']}/{diff['n']})")
+                lines.append("| " + " | ".join(cells_text) + " |")
+        parts.append("\n".join(lines))
+    lines = ["**Runs** (best epoch = lowest validation loss; converged = best epoch before the last; seconds per "
+             "epoch = training + validation, mean over the cell's runs)", "",
+             "| Cell | Head | Seeds | Best epochs | Epochs run | Converged | Seconds / epoch |",
+             "|---|---|---|---|---|---:|---:|"]
+    for cell in cells:
+        for row in rows_by_cell.get(cell.name, []):
+            lines.append(f"| {cell.name} | {row['head']} | {','.join(map(str, row['seeds']))} | "
+                         f"{','.join(map(str, row['best_epochs']))} | {','.join(map(str, row['epochs']))} | "
+                         f"{row['converged']}/{len(row['seeds'])} | {row['seconds_per_epoch']:.1f} |")
+    parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def curve_rows(scores: Mapping[tuple[str, int], Mapping[int, Mapping[str, float]]], heads: Sequence[str],
+               milestones: Sequence[int], level: str = "coarse", name: str = "pr_auc") -> list[dict]:
+    """Paired differences to flat at each milestone: ``scores[(head, seed)][epoch][f"{level}_{name}"]``."""
+    out = []
+    for epoch in milestones:
+        values = {key: by_epoch[epoch][f"{level}_{name}"] for key, by_epoch in scores.items() if epoch in by_epoch}
+        row = {"epoch": epoch}
+        for head in heads:
+            if head != BASELINE:
+                row[head] = paired_differences(values, head)
+        out.append(row)
+    return out
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+class StudyLog:
+    """Keras callback (built lazily, so that importing this module needs no Keras): each epoch's seconds
+    into ``epoch_seconds.json`` and, at the ``MILESTONES``, a copy of the best model so far."""
+
+    def __new__(cls, run_dir: Path, milestones: Sequence[int] = MILESTONES):
+        import keras
+
+        class _StudyLog(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.started = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                path = run_dir / "epoch_seconds.json"
+                seconds = json.loads(path.read_text()) if path.is_file() else []
+                path.write_text(json.dumps(seconds[:epoch] + [round(time.perf_counter() - self.started, 2)]))
+                if epoch + 1 in milestones and (run_dir / "best.keras").is_file():
+                    (run_dir / "milestones").mkdir(exist_ok=True)
+                    shutil.copyfile(run_dir / "best.keras", run_dir / "milestones" / f"best_at_{epoch + 1:02d}.keras")
+
+        return _StudyLog()
+
+
+class Claim:
+    """A run (or λ grid) claimed by this process: ``<folder>/.claim`` holds the pid; a claim by a dead
+    process is taken over."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / ".claim"
+
+    def holder(self) -> "int | None":
+        try:
+            pid = int(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return pid
+
+    def acquire(self) -> bool:
+        holder = self.holder()
+        if holder is not None and holder != os.getpid():
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(str(os.getpid()))
+        return True
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class Study:
+    """The study's folder ``out``: run directories ``runs/<head>/<configuration>/seed<k>``, λ grids
+    ``lambda_grid/<head>``, ``results.md`` / ``results.csv`` / ``curves.md``."""
+
+    def __init__(self, out: Path, seeds: int = 3, optional: bool = False, verbose: int = 2):
+        self.out, self.seeds, self.verbose = Path(out), seeds, verbose
+        self.cells = tuple(c for c in study_cells() if optional or not c.optional)
+
+    # folders and results
+
+    def run_dir(self, run: Run) -> Path:
+        head, config, seed = run.key
+        grid_dir = self.grid_trial_dir(run)
+        return grid_dir if grid_dir is not None else self.out / "runs" / head / config / f"seed{seed}"
+
+    def grid_trial_dir(self, run: Run) -> "Path | None":
+        """A λ-grid trial is seed 0 of its λ's run: its folder is used instead of training it again."""
+        changes = dict(run.changes)
+        if run.seed != 0 or set(changes) != {"loss.fine_weight"}:
+            return None
+        trial = self.out / "lambda_grid" / run.head / f"lambda_{changes['loss.fine_weight']:.2f}"
+        return trial if (trial / "best.keras").is_file() else None
+
+    def chosen_lambda(self) -> dict[str, float]:
+        chosen = {}
+        for head in ALL_HEADS:
+            path = self.out / "lambda_grid" / head / "chosen.json"
+            if path.is_file():
+                chosen[head] = json.loads(path.read_text())["fine_weight"]
+        return chosen
+
+    def runs(self) -> list[Run]:
+        return plan(self.cells, self.seeds, self.chosen_lambda())
+
+    def result(self, run: Run) -> "dict | None":
+        saved = read_finished(self.run_dir(run))
+        if saved is not None:
+            path = self.run_dir(run) / "epoch_seconds.json"
+            saved["epoch_seconds"] = json.loads(path.read_text()) if path.is_file() else saved.get("epoch_seconds", [])
+        return saved
+
+    def write_report(self) -> Path:
+        rows_by_cell = {}
+        for cell in self.cells:
+            results = {}
+            for run in self.runs():
+                if run.cell == cell.name and (saved := self.result(run)) is not None:
+                    results[(run.head, run.seed)] = saved
+            rows_by_cell[cell.name] = cell_rows(cell, results)
+        text = ["# Hierarchical heads: recipe ablation (examples/hierarchical_instruments/study.py)", "",
+                f"Budget: {describe(BUDGET)}; base recipe: {describe(BASE_RECIPE)}; seeds 0–{self.seeds - 1}.", "",
+                "Cells (one factor changed from the base recipe each):", ""]
+        text += [f"* `{c.name}`: {c.factor}" + (" (optional)" if c.optional else "") for c in self.cells]
+        text += ["", self.lambda_text(), markdown_tables(self.cells, rows_by_cell)]
+        path = self.out / "results.md"
+        self.out.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".md.tmp")
+        tmp.write_text("\n".join(text), encoding="utf-8")
+        tmp.replace(path)
+        self.write_csv(rows_by_cell)
+        return path
+
+    def lambda_text(self) -> str:
+        lines = []
+        for head in ALL_HEADS:
+            path = self.out / "lambda_grid" / head / "chosen.json"
+            if path.is_file():
+                info = json.loads(path.read_text())
+                trials = ", ".join(f"λ {float(w):.2f}: {v:.4f}" for w, v in sorted(info["trials"].items()))
+                lines.append(f"* {head}: λ = {info['fine_weight']:.2f} chosen (minimum validation fine BCE, seed 0: "
+                             f"{trials})")
+        return ("λ grid (Zhong et al. §4.2):\n\n" + "\n".join(lines) + "\n") if lines else ""
+
+    def write_csv(self, rows_by_cell: Mapping[str, list[dict]]) -> None:
+        import csv
+
+        columns = ["cell", "head", "runs", "converged", "seconds_per_epoch"]
+        for level in LEVELS:
+            for name in METRICS:
+                columns += [f"{level}_{name}_mean", f"{level}_{name}_std", f"{level}_{name}_diff_mean",
+                            f"{level}_{name}_diff_std", f"{level}_{name}_wins", f"{level}_{name}_pairs"]
+        with open(self.out / "results.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            for rows in rows_by_cell.values():
+                for row in rows:
+                    out = {"cell": row["cell"], "head": row["head"], "runs": len(row["seeds"]),
+                           "converged": row["converged"], "seconds_per_epoch": round(row["seconds_per_epoch"], 2)}
+                    for level in LEVELS:
+                        for name in METRICS:
+                            key = f"{level}_{name}"
+                            out[f"{key}_mean"], out[f"{key}_std"] = (round(v, 4) for v in row[key])
+                            diff = row.get(f"{key}_diff")
+                            if diff is not None and diff["n"]:
+                                out.update({f"{key}_diff_mean": round(diff["mean"], 4),
+                                            f"{key}_diff_std": round(diff["std"], 4),
+                                            f"{key}_wins": diff["wins"], f"{key}_pairs": diff["n"]})
+                    writer.writerow(out)
+
+    # training
+
+    def work_items(self) -> list[tuple[str, Any]]:
+        """What is left to do, cell by cell: ``("grid", head)`` for a λ grid still to run (before its cell's
+        runs), ``("run", run)`` for every training run not yet finished (each key once)."""
+        chosen, planned = self.chosen_lambda(), self.runs()
+        items, seen = [], set()
+        for cell in self.cells:
+            if cell.lambda_grid:
+                items += [("grid", head) for head in cell.heads
+                          if head not in chosen and "loss.fine_weight" not in IGNORED_KEYS.get(head, ())]
+            for run in planned:
+                if run.cell == cell.name and run.key not in seen:
+                    seen.add(run.key)
+                    if read_finished(self.run_dir(run)) is None:
+                        items.append(("run", run))
+        return items
+
+    def run_lambda_grid(self, head: str, data: SeedData) -> bool:
+        """λ by :func:`~kaudio.training.tuning.lambda_grid_search` on seed 0 (False when blocked). λ = 0.8 is the
+        base cell's seed-0 run (the same run), so its validation fine BCE is read from that run instead of
+        training it again."""
+        from kaudio.training.fit import read_history
+        from kaudio.training.tuning import LAMBDA_GRID, OBJECTIVE, lambda_grid_search
+
+        base_run = Run("base", head, 0, tuple(run_changes(self.cells[0], head).items()))
+        base_dir = self.run_dir(base_run)
+        if read_finished(base_dir) is None:
+            return False  # wait for the base run (λ = 0.8, seed 0)
+        grid_dir = self.out / "lambda_grid" / head
+        claim = Claim(grid_dir)
+        if not claim.acquire():
+            return False
+        try:
+            known = {BASE_RECIPE["loss.fine_weight"]: min(read_history(base_dir / "history.csv")[OBJECTIVE])}
+            grid = [w for w in LAMBDA_GRID if not any(abs(w - k) < 1e-9 for k in known)]
+            print(f"\n=== λ grid for {head} (seed 0): {grid} -> {grid_dir}", flush=True)
+            overrides = base_run.overrides() + ["train.seed=0"]
+            train_ds, val_ds, _ = data.datasets(0)
+            found = lambda_grid_search(spec_path(head), train_ds, val_ds, grid_dir, grid=grid, overrides=overrides,
+                                       verbose=self.verbose)
+            trials = {**known, **{t["fine_weight"]: t[OBJECTIVE] for t in found["trials"]}}
+            chosen = choose_lambda(trials)
+            (grid_dir / "chosen.json").write_text(json.dumps(
+                {"fine_weight": chosen, "objective": OBJECTIVE, "seed": 0,
+                 "trials": {f"{w:.2f}": v for w, v in sorted(trials.items())},
+                 "from_base_run": {f"{w:.2f}": str(base_dir) for w in known}}, indent=2) + "\n")
+            print(f"λ grid for {head}: chose {chosen:.2f} ({OBJECTIVE} {trials[chosen]:.4f})", flush=True)
+        finally:
+            claim.release()
+        return True
+
+    def train(self, run: Run, data: SeedData) -> "dict | None":
+        """Train and score ``run`` unless another process holds it (None then)."""
+        run_dir = self.run_dir(run)
+        claim = Claim(run_dir)
+        if not claim.acquire():
+            return None
+        try:
+            print(f"\n=== {run.cell}: {run.head} seed {run.seed} ({describe(dict(run.changes))}) -> {run_dir}",
+                  flush=True)
+            if run_dir.parent.parent.name == "lambda_grid":  # a λ-grid trial: trained already, score it
+                saved = score_trained(run_dir, run.head, run.seed, data)
+            else:
+                saved = train_and_score(spec_path(run.head), run.head, run.seed, data, run_dir, run.overrides(),
+                                        self.verbose, callbacks=[StudyLog(run_dir)])
+            print(f"{run.cell} {run.head} seed {run.seed}: best epoch {saved['best_epoch']}/{saved['epochs']}; "
+                  + score_text(saved["rows"]), flush=True)
+            return saved
+        finally:
+            claim.release()
+
+    def work(self, data: SeedData, wait_seconds: float = 60.0) -> None:
+        """Do the work items in order until none is left, waiting while the remaining ones are claimed by
+        another process or wait for a run another process is training."""
+        while True:
+            items = self.work_items()
+            if not items:
+                return
+            for kind, item in items:
+                done = self.run_lambda_grid(item, data) if kind == "grid" else self.train(item, data) is not None
+                if done:
+                    self.write_report()
+                    break
+            else:
+                time.sleep(wait_seconds)
+
+
+def score_trained(run_dir: Path, method: str, seed: int, data: SeedData) -> dict:
+    """Score a run trained elsewhere (a λ-grid trial) like :func:`compare.train_and_score` and save it; the seconds
+    are the files' time span (spec written at the start, history at the end)."""
+    import keras
+
+    from kaudio.training.evaluate import evaluate_model
+    from kaudio.training.fit import read_history
+
+    _, val_ds, test_ds = data.datasets(seed)
+    model = keras.saving.load_model(run_dir / "best.keras")
+    rows = evaluate_model(model, val_ds, test_ds, run_dir=run_dir, method=method)["rows"]
+    epochs = len(next(iter(read_history(run_dir / "history.csv").values()), []))
+    seconds = (run_dir / "history.csv").stat().st_mtime - (run_dir / "spec.yaml").stat().st_mtime
+    saved = {"rows": rows, "head": method, "seed": seed, "epochs": epochs,
+             "best_epoch": json.loads((run_dir / "best.json").read_text())["epoch"], "seconds": round(seconds, 1),
+             "seconds_per_epoch": round(seconds / max(epochs, 1), 1),
+             "epoch_seconds": [round(seconds / max(epochs, 1), 2)] * epochs}
+    (run_dir / FINISHED).write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+    return saved
+
+
+def milestone_scores(run_dir: Path, saved: dict, data: SeedData, seed: int,
+                     milestones: Sequence[int] = MILESTONES) -> dict[int, dict[str, float]]:
+    """Test scores of the best model so far at each milestone (the final best model for milestones past the
+    run's last epoch), cached in ``milestones/scores.json``."""
+    import keras
+
+    from kaudio.training.evaluate import evaluate_model
+
+    cache = run_dir / "milestones" / "scores.json"
+    scores = {int(k): v for k, v in json.loads(cache.read_text()).items()} if cache.is_file() else {}
+    _, val_ds, test_ds = data.datasets(seed)
+    for epoch in milestones:
+        if epoch in scores:
+            continue
+        path = run_dir / "milestones" / f"best_at_{epoch:02d}.keras"
+        if epoch > saved["epochs"]:
+            path = run_dir / "best.keras"
+        elif not path.is_file():
+            continue
+        rows = evaluate_model(keras.saving.load_model(path), val_ds, test_ds)["rows"]
+        scores[epoch] = {f"{level}_{name}": metric(rows, level, name) for level in LEVELS for name in METRICS}
+    cache.parent.mkdir(exist_ok=True)
+    cache.write_text(json.dumps(scores, indent=1))
+    return scores
+
+
+def write_curves(study: Study, data: SeedData) -> Path:
+    """``curves.md``: the paired differences to flat at each milestone, for the cells with all four heads."""
+    lines = ["# Paired differences to flat against the training budget", "",
+             "Test-set scores of each run's best model (lowest validation loss) among its first N epochs "
+             "(a run stopped early keeps its final best); Δ = head − flat paired by seed, mean ± std (wins / pairs).",
+             ""]
+    for cell in study.cells:
+        runs = [r for r in study.runs() if r.cell == cell.name]
+        scores = {}
+        for run in runs:
+            saved = study.result(run)
+            if saved is not None:
+                scores[(run.head, run.seed)] = milestone_scores(study.run_dir(run), saved, data, run.seed)
+        heads = [h for h in cell.heads if h != BASELINE and any(k[0] == h for k in scores)]
+        if not heads:
+            continue
+        for level in LEVELS:
+            lines += [f"**{cell.name}, {level} PR-AUC**", "",
+                      "| Epochs | " + " | ".join(f"Δ {h}" for h in heads) + " |", "|---:|" + "---:|" * len(heads)]
+            for row in curve_rows(scores, heads, MILESTONES, level):
+                lines.append(f"| {row['epoch']} | " + " | ".join(
+                    "–" if not row[h]["n"] else
+                    f"{percent(row[h]['mean'], row[h]['std'], signed=True)} ({row[h]['wins']}/{row[h]['n']})"
+                    for h in heads) + " |")
+            lines.append("")
+    path = study.out / "curves.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def main(argv: "Sequence[str] | None" = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("command", choices=("run", "curves", "report"),
+                        help="run: train what is missing; curves: paired differences against epochs; report: "
+                             "rewrite results.md")
+    parser.add_argument("--data", type=Path, help="dataset folder written by render_dataset.py (run, curves)")
+    parser.add_argument("--out", type=Path, default=Path("runs/hier_study"), help="folder of the study")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per head and cell (0..N-1)")
+    parser.add_argument("--optional", action="store_true", help="also run the optional cells (restrict)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N clips (a smoke run)")
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras output while training")
+    args = parser.parse_args(argv)
+    study = Study(args.out, args.seeds, args.optional, args.verbose)
+    if args.command == "report":
+        print(f"wrote {study.write_report()}")
+        return 0
+    if args.data is None:
+        print(f"study.py: error: {args.command} needs --data DATA_DIR", file=sys.stderr)
+        return 2
+
+    import kaudio
+    import kaudio.models.panns  # noqa: F401  (registers the panns_cnn backbone)
+
+    try:
+        data = SeedData.load(args.data, "flat", Run("base", "flat", 0, ()).overrides(), args.limit)
+    except kaudio.KaudioError as err:
+        print(f"study.py: error: {err}", file=sys.stderr)
+        return 2
+    if args.command == "curves":
+        print(f"wrote {write_curves(study, data)}")
+        return 0
+    print(data.table.summary(), flush=True)
+    study.work(data)
+    print(f"wrote {study.write_report()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""examples/hierarchical_instruments/study.py: the bookkeeping of the recipe ablation (cells, which runs are
+one training run, λ-grid gating, pairing by seed, paired differences, tables). Training itself is run by hand
+(the example README)."""
+import importlib.util
+import json
+import math
+import os
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+HERE = REPO / "examples" / "hierarchical_instruments"
+
+
+@pytest.fixture(scope="module")
+def study():
+    sys.path.insert(0, str(HERE))
+    try:
+        spec = importlib.util.spec_from_file_location("hierarchical_study", HERE / "study.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(HERE))
+
+
+def rows(coarse_pr, fine_pr=0.5):
+    return [{"level": "fine", "roc_auc": 0.8, "pr_auc": fine_pr, "f1": 0.5},
+            {"level": "coarse", "roc_auc": 0.9, "pr_auc": coarse_pr, "f1": 0.6}]
+
+
+def test_cells_change_one_factor_and_the_first_and_last_train_every_head(study):
+    cells = study.study_cells(recipe={"backbone.embedding_size": 256})
+    assert cells[0].name == "base" and cells[0].overrides == {} and set(cells[0].heads) == set(study.ALL_HEADS)
+    assert cells[-1].name == "recipe" and set(cells[-1].heads) == set(study.ALL_HEADS)
+    for cell in cells[1:-1]:
+        assert cell.heads == ("flat", "resatt")
+        assert len(cell.overrides) + len(cell.head_overrides) + cell.lambda_grid >= 1
+        assert set(cell.overrides) <= set(study.BASE_RECIPE)  # a factor of the recipe, changed from its base value
+        assert all(study.BASE_RECIPE[k] != v for k, v in cell.overrides.items())
+    assert [c.name for c in study.study_cells(recipe=None)][-1] != "recipe"
+
+
+def test_run_changes_drop_base_values_and_keys_the_head_ignores(study):
+    cell = study.Cell("x", "", {"backbone.embedding_size": 256, "train.learning_rate": 1e-3})
+    assert study.run_changes(cell, "resatt") == {"backbone.embedding_size": 256}
+    grid = study.Cell("g", "", lambda_grid=True)
+    assert study.run_changes(grid, "resatt", 0.75) == {"loss.fine_weight": 0.75}
+    assert study.run_changes(grid, "resatt", 0.8) == {}  # λ 0.8 is the base run
+    assert study.run_changes(grid, "flat", 0.75) == {}  # flat trains the fine level only: λ does not matter
+    restrict = study.Cell("r", "", head_overrides={"resatt": {"head.restrict_to_children": True}})
+    assert study.run_changes(restrict, "flat") == {}
+    assert study.slug({"b": 2, "a": True}) == "a=True+b=2" and study.slug({}) == "base"
+
+
+def test_plan_shares_identical_runs_and_waits_for_the_lambda_grid(study):
+    cells = [study.Cell("base", "", {}, study.ALL_HEADS), study.Cell("lambda_grid", "", lambda_grid=True),
+             study.Cell("emb256", "", {"backbone.embedding_size": 256})]
+    planned = study.plan(cells, seeds=3)
+    assert len(planned) == 3 * 4 + 3 * 1 + 3 * 2  # the grid's resatt runs wait for its λ
+    assert [(r.cell, r.head) for r in planned if r.cell == "lambda_grid"] == [("lambda_grid", "flat")] * 3
+    unique = study.unique_runs(planned)
+    assert len(unique) == len(planned) - 3  # the λ cell's flat runs are the base cell's
+    planned = study.plan(cells, seeds=3, chosen_lambda={"resatt": 0.85})
+    grid_resatt = [r for r in planned if r.cell == "lambda_grid" and r.head == "resatt"]
+    assert [dict(r.changes) for r in grid_resatt] == [{"loss.fine_weight": 0.85}] * 3
+    assert [r.seed for r in grid_resatt] == [0, 1, 2]
+    same_as_base = study.plan(cells, seeds=1, chosen_lambda={"resatt": 0.8})
+    assert len(study.unique_runs(same_as_base)) == 4 + 2  # λ 0.8 chosen: the grid cell is the base cell
+    overrides = dict(item.split("=", 1) for item in grid_resatt[0].overrides())
+    assert overrides["loss.fine_weight"] == "0.85" and overrides["backbone.embedding_size"] == "64"
+    assert overrides["train.epochs"] == str(study.BUDGET["train.epochs"])
+
+
+def test_paired_differences_pair_by_seed(study):
+    scores = {("flat", 0): 0.60, ("flat", 1): 0.70, ("flat", 2): 0.65,
+              ("resatt", 0): 0.64, ("resatt", 1): 0.68, ("resatt", 3): 0.99}  # seed 3 has no flat run
+    diff = study.paired_differences(scores, "resatt")
+    assert diff["seeds"] == [0, 1] and diff["n"] == 2 and diff["wins"] == 1
+    assert diff["diffs"] == pytest.approx([0.04, -0.02])
+    assert diff["mean"] == pytest.approx(0.01)
+    assert diff["std"] == pytest.approx(math.sqrt(((0.03) ** 2 + (0.03) ** 2) / 1))
+    one = study.paired_differences({("flat", 0): 0.5, ("gmp", 0): 0.6}, "gmp")
+    assert one["n"] == 1 and one["std"] == 0.0 and one["wins"] == 1
+    none = study.paired_differences({("flat", 0): 0.5}, "gmp")
+    assert none["n"] == 0 and math.isnan(none["mean"])
+
+
+def test_choose_lambda_takes_the_lowest_validation_fine_bce(study):
+    assert study.choose_lambda({0.7: 0.30, 0.75: 0.28, 0.8: 0.29}) == 0.75
+    assert study.choose_lambda({0.9: 0.2, 0.7: 0.2}) == 0.7
+    with pytest.raises(ValueError):
+        study.choose_lambda({})
+
+
+def test_cell_rows_and_tables(study):
+    cell = study.Cell("base", "", {}, ("flat", "gmp", "resatt"))
+    results = {}
+    for seed, (flat, gmp) in enumerate([(0.70, 0.75), (0.72, 0.71), (0.68, 0.74)]):
+        results[("flat", seed)] = {"rows": rows(flat), "best_epoch": 20, "epochs": 25, "epoch_seconds": [10.0, 12.0]}
+        results[("gmp", seed)] = {"rows": rows(gmp, 0.55), "best_epoch": 25, "epochs": 25, "epoch_seconds": [20.0]}
+    out = study.cell_rows(cell, results)
+    assert [r["head"] for r in out] == ["flat", "gmp"]  # no resatt results yet
+    flat, gmp = out
+    assert "coarse_pr_auc_diff" not in flat and flat["converged"] == 3 and flat["seconds_per_epoch"] == 11.0
+    assert gmp["converged"] == 0 and gmp["best_epochs"] == [25, 25, 25]
+    assert gmp["coarse_pr_auc_diff"]["wins"] == 2 and gmp["coarse_pr_auc_diff"]["mean"] == pytest.approx(0.1 / 3)
+    assert gmp["fine_pr_auc_diff"]["mean"] == pytest.approx(0.05)
+    text = study.markdown_tables([cell], {"base": out})
+    assert "| base | gmp | 3 |" in text and "+3.3 ± " in text and "(2/3)" in text and "| 0/3 |" in text
+
+
+def test_curve_rows_pair_each_milestone(study):
+    scores = {("flat", 0): {5: {"coarse_pr_auc": 0.5}, 10: {"coarse_pr_auc": 0.6}},
+              ("resatt", 0): {5: {"coarse_pr_auc": 0.4}, 10: {"coarse_pr_auc": 0.65}},
+              ("flat", 1): {5: {"coarse_pr_auc": 0.5}}, ("resatt", 1): {5: {"coarse_pr_auc": 0.45}}}
+    out = study.curve_rows(scores, ["flat", "resatt"], [5, 10, 15])
+    assert [r["epoch"] for r in out] == [5, 10, 15]
+    assert out[0]["resatt"]["n"] == 2 and out[0]["resatt"]["wins"] == 0
+    assert out[1]["resatt"]["n"] == 1 and out[1]["resatt"]["mean"] == pytest.approx(0.05)
+    assert out[2]["resatt"]["n"] == 0
+
+
+def test_claims_are_exclusive_until_their_process_ends(study, tmp_path):
+    claim = study.Claim(tmp_path / "run")
+    assert claim.acquire() and claim.acquire()  # this process may take its own claim again
+    (tmp_path / "run" / ".claim").write_text(str(os.getppid()))  # a live other process
+    assert not claim.acquire()
+    (tmp_path / "run" / ".claim").write_text("999999999")  # no such process: the claim is stale
+    assert claim.acquire() and claim.holder() == os.getpid()
+    claim.release()
+    assert claim.holder() is None
+
+
+def test_report_reads_finished_runs(study, tmp_path):
+    s = study.Study(tmp_path, seeds=2)
+    base = s.cells[0]
+    for head, values in (("flat", (0.7, 0.72)), ("resatt", (0.74, 0.70))):
+        for seed, value in enumerate(values):
+            run = study.Run("base", head, seed, tuple(study.run_changes(base, head).items()))
+            folder = s.run_dir(run)
+            folder.mkdir(parents=True)
+            (folder / study.FINISHED).write_text(json.dumps({"rows": rows(value), "head": head, "seed": seed,
+                                                             "epochs": 30, "best_epoch": 24}))
+            (folder / "epoch_seconds.json").write_text(json.dumps([30.0, 32.0]))
+    text = s.write_report().read_text()
+    assert "| base | resatt | 2 |" in text and "+1.0 ± 4.2 (1/2)" in text
+    assert "| base | flat | 0,1 | 24,24 | 30,30 | 2/2 | 31.0 |" in text
+    lines = (tmp_path / "results.csv").read_text().splitlines()
+    # base flat and resatt; the λ cell shares base's flat runs (its resatt waits for the grid)
+    assert [line.split(",")[:3] for line in lines[1:]] == [["base", "flat", "2"], ["base", "resatt", "2"],
+                                                            ["lambda_grid", "flat", "2"]]
+
+
+def test_work_items_follow_the_cell_order_and_skip_finished_runs(study, tmp_path):
+    s = study.Study(tmp_path, seeds=3)
+    items = s.work_items()
+    names = [c.name for c in s.cells]
+    assert items[0] == ("run", study.Run("base", "flat", 0, ()))
+    grid_at = items.index(("grid", "resatt"))
+    before = {item.cell for kind, item in items[:grid_at]}
+    assert before == set(names[:names.index("lambda_grid")])  # the grid comes at its cell's turn
+    assert not any(kind == "run" and item.cell == "lambda_grid" for kind, item in items)  # flat: base's runs
+    first = s.run_dir(items[0][1])
+    first.mkdir(parents=True)
+    (first / study.FINISHED).write_text("{}")
+    assert s.work_items()[0] == ("run", study.Run("base", "gmp", 0, ()))
+    (tmp_path / "lambda_grid" / "resatt").mkdir(parents=True)
+    (tmp_path / "lambda_grid" / "resatt" / "chosen.json").write_text(json.dumps({"fine_weight": 0.75}))
+    grid_runs = [item for kind, item in s.work_items() if kind == "run" and item.cell == "lambda_grid"]
+    assert [(r.head, r.seed, dict(r.changes)) for r in grid_runs] == [("resatt", k, {"loss.fine_weight": 0.75})
+                                                                      for k in range(3)]
