@@ -97,7 +97,14 @@ def test_worker_processes_reuse_the_cache_and_give_the_same_report(tones, serial
     assert parallel["jobs"] == 2 and sorted(seen) == ["1", "2", "3"]
     assert parallel["features"]["cached_clips"] == 36 and parallel["features"]["computed_clips"] == 0
     assert [f["fold"] for f in parallel["folds"]] == ["1", "2", "3"]
-    assert [f["grid"] for f in parallel["folds"]] == [f["grid"] for f in serial_report["folds"]]
+    # Selections, epochs and accuracies are identical; losses agree to float32 rounding (a fresh process
+    # may order the CPU reductions differently: CI saw a 2e-7 relative difference).
+    for got, want in zip(parallel["folds"], serial_report["folds"]):
+        assert len(got["grid"]) == len(want["grid"])
+        for got_row, want_row in zip(got["grid"], want["grid"]):
+            assert {k: v for k, v in got_row.items() if k != "val_loss"} == \
+                {k: v for k, v in want_row.items() if k != "val_loss"}
+            assert got_row["val_loss"] == pytest.approx(want_row["val_loss"], rel=1e-5)
     assert parallel["accuracy"] == serial_report["accuracy"]
 
 
