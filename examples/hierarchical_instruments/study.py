@@ -2,6 +2,7 @@
 
     python study.py run --data DATA_DIR --out runs/hier_study [--seeds 3] [--optional]
     python study.py curves --data DATA_DIR --out runs/hier_study      # paired differences against epochs
+    python study.py attention --data DATA_DIR --out runs/hier_study   # how GMP-like ResAtt's maps are
     python study.py report --out runs/hier_study                      # results.md from the finished runs
 
 Zhong et al. (ICASSP 2023, §5, Table 1) find that training the coarse level jointly through the
@@ -291,6 +292,35 @@ def curve_rows(scores: Mapping[tuple[str, int], Mapping[int, Mapping[str, float]
                 row[head] = paired_differences(values, head)
         out.append(row)
     return out
+
+
+def attention_summary(attention, fine, membership) -> dict[str, float]:
+    """How GMP-like ResAtt's attention maps are (Fig. 4 of Zhong et al.: "all maps are similar to the GMP
+    operation"), from maps ``attention (n, N_fine, N_coarse)`` (columns sum to 1), fine probabilities
+    ``(n, N_fine)`` and the 0/1 ``membership (N_fine, N_coarse)``:
+
+    * ``child_mass``: attention a coarse tag puts on its own children (GMP and GAP: 1; uniform: children/N_fine),
+    * ``argmax_child``: share of (clip, coarse tag) whose most attended fine tag is one of its children,
+    * ``top_child``: attention on the child with the highest fine probability, as a share of the children's
+      (GMP: 1; GAP: 1/children),
+    * ``gmp_gap``: mean |P_coarse − GMP(P_fine)| (0 for GMP).
+    """
+    import numpy as np
+
+    w, p, m = (np.asarray(a, np.float64) for a in (attention, fine, membership))
+    member = m > 0
+    child_attention = w * member[None]
+    child_mass = child_attention.sum(axis=1)  # (n, C)
+    argmax = w.argmax(axis=1)  # (n, C): fine index
+    argmax_child = member[argmax, np.arange(m.shape[1])[None, :]]
+    child_probs = np.where(member[None], p[:, :, None], -np.inf)  # (n, F, C)
+    top = child_probs.argmax(axis=1)  # (n, C): the child with the highest probability
+    top_attention = np.take_along_axis(w, top[:, None, :], axis=1)[:, 0, :]
+    coarse = np.einsum("nfc,nf->nc", w, p)
+    gmp = child_probs.max(axis=1)
+    return {"child_mass": float(child_mass.mean()), "argmax_child": float(argmax_child.mean()),
+            "top_child": float((top_attention / np.maximum(child_mass, 1e-12)).mean()),
+            "gmp_gap": float(np.abs(coarse - gmp).mean())}
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -614,12 +644,48 @@ def write_curves(study: Study, data: SeedData) -> Path:
     return path
 
 
+def write_attention(study: Study, data: SeedData) -> Path:
+    """``attention.md``: :func:`attention_summary` of every finished resatt run on its test clips."""
+    import numpy as np
+
+    from kaudio.cli.evaluate import load_run
+    from kaudio.cli.plot_attention import attention_model
+    from kaudio.hierarchy import Hierarchy
+
+    lines = ["# How GMP-like the ResAtt attention maps are (test clips)", "",
+             "child mass = attention a family puts on its own instruments (GMP/GAP 1, uniform 2/16 = 0.125); "
+             "argmax child = the most attended instrument is a child; top child = share of the children's attention "
+             "on the most probable child (GMP 1, GAP 0.5); |coarse − GMP| = mean absolute difference of the "
+             "coarse probabilities from GMP of the same fine probabilities.", "",
+             "| Cell | Seed | Child mass | Argmax child | Top child | |coarse − GMP| |", "|---|---:|---:|---:|---:|---:|"]
+    done = set()
+    for run in study.runs():
+        if run.head != "resatt" or run.key in done or study.result(run) is None:
+            continue
+        done.add(run.key)
+        spec, model = load_run(study.run_dir(run))
+        model = attention_model(spec, model)
+        _, _, test_ds = data.datasets(run.seed)
+        maps, fine = [], []
+        for audio, _ in test_ds:
+            out = model(audio, training=False)
+            maps.append(np.asarray(out["attention"]))
+            fine.append(np.asarray(out["fine"]))
+        membership = Hierarchy.from_mapping(spec.head["hierarchy"]).membership
+        summary = attention_summary(np.concatenate(maps), np.concatenate(fine), membership)
+        lines.append(f"| {run.cell} | {run.seed} | {summary['child_mass']:.3f} | {summary['argmax_child']:.3f} | "
+                     f"{summary['top_child']:.3f} | {summary['gmp_gap']:.3f} |")
+    path = study.out / "attention.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def main(argv: "Sequence[str] | None" = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("command", choices=("run", "curves", "report"),
-                        help="run: train what is missing; curves: paired differences against epochs; report: "
-                             "rewrite results.md")
+    parser.add_argument("command", choices=("run", "curves", "attention", "report"),
+                        help="run: train what is missing; curves: paired differences against epochs; attention: how "
+                             "GMP-like the resatt maps are; report: rewrite results.md")
     parser.add_argument("--data", type=Path, help="dataset folder written by render_dataset.py (run, curves)")
     parser.add_argument("--out", type=Path, default=Path("runs/hier_study"), help="folder of the study")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per head and cell (0..N-1)")
@@ -643,8 +709,8 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     except kaudio.KaudioError as err:
         print(f"study.py: error: {err}", file=sys.stderr)
         return 2
-    if args.command == "curves":
-        print(f"wrote {write_curves(study, data)}")
+    if args.command in ("curves", "attention"):
+        print(f"wrote {(write_curves if args.command == 'curves' else write_attention)(study, data)}")
         return 0
     print(data.table.summary(), flush=True)
     study.work(data)

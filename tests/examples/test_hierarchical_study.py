@@ -173,3 +173,24 @@ def test_work_items_follow_the_cell_order_and_skip_finished_runs(study, tmp_path
     grid_runs = [item for kind, item in s.work_items() if kind == "run" and item.cell == "lambda_grid"]
     assert [(r.head, r.seed, dict(r.changes)) for r in grid_runs] == [("resatt", k, {"loss.fine_weight": 0.75})
                                                                       for k in range(3)]
+
+
+def test_attention_summary_tells_gmp_from_gap_and_uniform_maps(study):
+    import numpy as np
+
+    membership = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], float)  # two families of two
+    fine = np.array([[0.9, 0.1, 0.2, 0.6], [0.3, 0.7, 0.8, 0.1]])
+    gmp = np.zeros((2, 4, 2))
+    for n, probs in enumerate(fine):
+        for c in range(2):
+            children = np.flatnonzero(membership[:, c])
+            gmp[n, children[np.argmax(probs[children])], c] = 1.0
+    out = study.attention_summary(gmp, fine, membership)
+    assert out == pytest.approx({"child_mass": 1.0, "argmax_child": 1.0, "top_child": 1.0, "gmp_gap": 0.0})
+    gap = np.broadcast_to(membership / 2, (2, 4, 2))
+    out = study.attention_summary(gap, fine, membership)
+    assert out["child_mass"] == pytest.approx(1.0) and out["top_child"] == pytest.approx(0.5)
+    assert out["gmp_gap"] == pytest.approx(np.mean([0.4, 0.2, 0.2, 0.35]))
+    uniform = np.full((2, 4, 2), 0.25)
+    out = study.attention_summary(uniform, fine, membership)
+    assert out["child_mass"] == pytest.approx(0.5) and out["top_child"] == pytest.approx(0.5)
