@@ -22,7 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 KAUDIO = [sys.executable, "-m", "kaudio"]
-MODELS = ("2apae", "2apae_conv", "gap", "gmp")
+MODELS = ("2apae", "gap", "gmp", "2apae_conv")  # the baselines the comparison needs first
 
 
 def run(command: list[str]) -> None:

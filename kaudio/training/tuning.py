@@ -88,6 +88,30 @@ def lambda_grid_search(spec, train_ds, val_ds, run_dir: "str | os.PathLike", gri
     return out
 
 
+def finished_run_model(run_dir: Path, spec):
+    """The best model of a run in ``run_dir`` that finished training and evaluation with exactly ``spec``
+    (no ``backup/`` left, ``best.keras`` and the run's ``metrics.csv`` present, the same ``spec.yaml``), else None.
+
+    Re-running an interrupted multi-seed command then keeps the seeds that finished instead of
+    training them again from scratch (an unfinished seed resumes from its backup as usual)."""
+    import yaml
+
+    from kaudio.cli.evaluate import load_best_model
+
+    run_dir = Path(run_dir)
+    backup = run_dir / "backup"
+    if (backup.is_dir() and any(backup.iterdir())) or not all(
+            (run_dir / name).is_file() for name in ("best.keras", "metrics.csv", "spec.yaml")):
+        return None
+    try:
+        recorded = yaml.safe_load((run_dir / "spec.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    if recorded != yaml.safe_load(yaml.safe_dump(spec.to_dict(), sort_keys=False)):
+        return None
+    return load_best_model(run_dir)
+
+
 def run_seeds(spec, train_ds, val_ds, test_ds, run_dir: "str | os.PathLike", seeds: int = 3, overrides=None,
               method: str | None = None, verbose: int = 1, trainer=None, split: str = "test") -> dict:
     """Fit and evaluate with ``train.seed`` = 0..seeds−1 (runs in ``<run_dir>/seed_<i>``), then report
@@ -109,9 +133,13 @@ def run_seeds(spec, train_ds, val_ds, test_ds, run_dir: "str | os.PathLike", see
     runs, run_dirs = [], []
     for seed in range(seeds):
         seed_dir = run_dir / f"seed_{seed}"
-        result = fit(spec, _dataset(train_ds, seed), _dataset(val_ds, seed), run_dir=seed_dir,
-                     overrides={"train.seed": seed}, verbose=verbose)
-        evaluation = trainer.evaluate(result.model, _dataset(val_ds, seed), _dataset(test_ds, seed), seed_dir,
+        model = finished_run_model(seed_dir, training_spec(spec, {"train.seed": seed}))
+        if model is not None:
+            print(f"{seed_dir.name}: finished earlier with this spec; evaluating its best.keras again", flush=True)
+        else:
+            model = fit(spec, _dataset(train_ds, seed), _dataset(val_ds, seed), run_dir=seed_dir,
+                        overrides={"train.seed": seed}, verbose=verbose).model
+        evaluation = trainer.evaluate(model, _dataset(val_ds, seed), _dataset(test_ds, seed), seed_dir,
                                       split=split)
         runs.append(evaluation["rows"])
         run_dirs.append(str(seed_dir))
@@ -120,4 +148,4 @@ def run_seeds(spec, train_ds, val_ds, test_ds, run_dir: "str | os.PathLike", see
     return {"runs": runs, "summary": summary, "markdown": to_markdown(summary), "run_dirs": run_dirs}
 
 
-__all__ = ["LAMBDA_GRID", "OBJECTIVE", "lambda_grid_search", "run_seeds"]
+__all__ = ["LAMBDA_GRID", "OBJECTIVE", "finished_run_model", "lambda_grid_search", "run_seeds"]

@@ -49,3 +49,20 @@ def test_run_seeds_reports_mean_and_std(tmp_path):
     assert "| gmp | 2 |" in table and "±" in table
     assert result["runs"][0] != result["runs"][1]  # the seeds differ
     assert (tmp_path / "metrics.csv").is_file()
+
+
+def test_run_seeds_keeps_seeds_that_finished_with_the_same_spec(tmp_path, capsys):
+    """Re-running after an interruption does not train finished seeds again; another spec retrains them."""
+    first = run_seeds(tiny_spec(epochs=1), toy_dataset(16, 0), toy_dataset(8, 1), toy_dataset(8, 2), tmp_path,
+                      seeds=2, verbose=0)
+    stamps = [(tmp_path / f"seed_{i}" / "best.keras").stat().st_mtime_ns for i in range(2)]
+    capsys.readouterr()
+    again = run_seeds(tiny_spec(epochs=1), toy_dataset(16, 0), toy_dataset(8, 1), toy_dataset(8, 2), tmp_path,
+                      seeds=2, verbose=0)
+    assert capsys.readouterr().out.count("finished earlier with this spec") == 2
+    assert [(tmp_path / f"seed_{i}" / "best.keras").stat().st_mtime_ns for i in range(2)] == stamps
+    assert again["runs"] == first["runs"]
+    run_seeds(tiny_spec(epochs=2), toy_dataset(16, 0), toy_dataset(8, 1), toy_dataset(8, 2), tmp_path,
+              seeds=1, verbose=0)
+    assert "finished earlier" not in capsys.readouterr().out
+    assert (tmp_path / "seed_0" / "best.keras").stat().st_mtime_ns != stamps[0]
