@@ -105,37 +105,47 @@ class _Shutdown:
             yield item
 
 
-def _stream(videos: Sequence[VideoInfo], settings: AVCSettings, seed: int, stream: int, kind: int, augment: bool,
+def _shuffle_seed(seed: int, stream, kind: int) -> int:
+    """The seed of a stream's shuffle buffer: from ``(seed, stream, kind)``; from ``(seed, kind)`` when ``stream`` is
+    a tensor (a pass of :func:`kaudio.data.avc.source.training_passes`: its samples differ from pass to pass, the
+    buffer's permutation need not — and ``Dataset.shuffle`` refuses a tensor seed while TensorFlow's global seed is 0)."""
+    if isinstance(stream, (int, np.integer)):
+        return int(np.random.default_rng([seed, int(stream), kind, 3]).integers(2 ** 31))
+    return int(np.random.default_rng([seed, kind, 4]).integers(2 ** 31))
+
+
+def _stream(videos: Sequence[VideoInfo], settings: AVCSettings, seed: int, stream, kind: int, augment: bool,
             shuffle: bool):
-    """The interleaved samples of one stream kind (both labels, positives only or negatives only)."""
+    """The interleaved samples of one stream kind (both labels, positives only or negatives only); ``stream``
+    an integer or a scalar int64 tensor (the generators receive it as an argument)."""
     import tensorflow as tf
 
     signature = _signature(settings)
     _Shutdown.register()
+    stream_value = tf.cast(stream, tf.int64)
 
-    def decoded(video, partner, round_index):
-        for s in activation_samples(videos, settings, seed, stream, kind, int(video), int(partner), int(round_index),
-                                    augment):
+    def decoded(video, partner, round_index, stream_index):
+        for s in activation_samples(videos, settings, seed, int(stream_index), kind, int(video), int(partner),
+                                    int(round_index), augment):
             yield {"image": s.image, "audio": s.audio, "match": np.int32(s.match), "colour": s.colour,
                    "audio_video": np.int32(s.audio_video), "audio_start": np.int64(s.audio_start),
                    "frame_video": np.int32(s.frame_video), "frame_time": np.float64(s.frame_time),
                    "gain": np.float32(s.gain)}
 
-    def generate(video, partner, round_index):
-        return _Shutdown.generator(lambda: decoded(video, partner, round_index))
+    def generate(video, partner, round_index, stream_index):
+        return _Shutdown.generator(lambda: decoded(video, partner, round_index, stream_index))
 
     task = tf.TensorSpec((), tf.int64)
     tasks = tf.data.Dataset.from_generator(
-        lambda: _Shutdown.generator(lambda: activations(len(videos), seed, stream, kind)),
-        output_signature=(task, task, task))
+        lambda stream_index: _Shutdown.generator(lambda: activations(len(videos), seed, int(stream_index), kind)),
+        args=(stream_value,), output_signature=(task, task, task))
     samples = tasks.interleave(
         lambda video, partner, round_index: tf.data.Dataset.from_generator(
-            generate, args=(video, partner, round_index), output_signature=signature),
+            generate, args=(video, partner, round_index, stream_value), output_signature=signature),
         cycle_length=settings.cycle_length, block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=settings.deterministic)
     if shuffle and settings.shuffle_buffer > 1:
-        shuffle_seed = int(np.random.default_rng([seed, stream, kind, 3]).integers(2 ** 31))
-        samples = samples.shuffle(settings.shuffle_buffer, seed=shuffle_seed)
+        samples = samples.shuffle(settings.shuffle_buffer, seed=_shuffle_seed(seed, stream, kind))
     return samples
 
 
@@ -150,7 +160,8 @@ def pair_dataset(videos: Sequence[VideoInfo], settings: AVCSettings | None = Non
         videos: at least two videos (each needs a partner).
         settings: :class:`~kaudio.data.avc.sampling.AVCSettings` (default: the reference's).
         seed: every random choice and the partners derive from it.
-        stream: an independent stream of the same videos and partners (shard ``i`` is stream ``i``).
+        stream: an independent stream of the same videos and partners (shard ``i`` is stream ``i``); an
+            integer >= 0, or a scalar int64 tensor (e.g. drawn per pass inside a ``tf.data`` function).
         augment: the training augmentation (random crop, flip, colour, gain); off: centre crop, nothing else.
         shuffle: shuffle the interleaved samples (``settings.shuffle_buffer``; default: when augmenting).
             Shards are written unshuffled (their reader shuffles).

@@ -356,7 +356,7 @@ class ShardSet:
 
 
 def read_shards(folder: "str | os.PathLike", split: str = "train", *, shuffle: bool | None = None,
-                repeat: bool | None = None, seed: int = 0, samples: int | None = None, raw: bool = False,
+                repeat: bool | None = None, seed: int = 0, order=None, samples: int | None = None, raw: bool = False,
                 with_metadata: bool = False, batch_size: int | None = None, drop_remainder: bool = True,
                 prefetch: bool = True):
     """The samples of a split's shards as :func:`~kaudio.data.avc.pipeline.pair_dataset` elements.
@@ -369,6 +369,9 @@ def read_shards(folder: "str | os.PathLike", split: str = "train", *, shuffle: b
             positive–negative pairs are shuffled as units, so even batches stay exactly balanced.
         repeat: endless passes; default: for ``train`` only.
         seed: the shuffles' seed.
+        order: with ``shuffle``, a scalar int64 tensor that draws the shard order (a stateless shuffle: the same
+            value, the same order) instead of reshuffling with ``seed`` on each pass — a pass of
+            :func:`~kaudio.data.avc.source.training_passes` draws it.
         samples: take only the first ``samples`` samples.
         raw, with_metadata, batch_size, drop_remainder, prefetch: as for ``pair_dataset``.
     """
@@ -403,8 +406,12 @@ def read_shards(folder: "str | os.PathLike", split: str = "train", *, shuffle: b
                 "gain": example["gain"], "colour": example["colour"]}
         return {VISION_KEY: image, AUDIO_KEY: audio}, {TARGET_KEY: one_hot_label(example["match"])}, meta
 
-    files = tf.data.Dataset.from_tensor_slices([str(p) for p in shards.files])
-    if shuffle:
+    names = tf.constant([str(p) for p in shards.files])
+    if shuffle and order is not None:
+        key = tf.stack([tf.cast(order, tf.int64), tf.constant(seed, tf.int64)])
+        names = tf.random.experimental.stateless_shuffle(names, key)
+    files = tf.data.Dataset.from_tensor_slices(names)
+    if shuffle and order is None:
         files = files.shuffle(len(shards.files), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         files = files.repeat()

@@ -7,6 +7,20 @@ Both give ``dataset(split, ...)`` with the elements of :func:`~kaudio.data.avc.p
 * ``val`` / ``test``: a **fixed** sample set, the same samples in the same order on every pass —
   from videos, ``samples`` pairs drawn with a fixed seed without augmentation and cached in
   memory after the first pass (decoded once); from shards, the split's shards in order.
+
+Epochs of an endless stream (:func:`training_passes`): Keras trains on a finite dataset repeated
+(:func:`kaudio.fit` iterates ``train_ds.repeat()`` with ``steps_per_epoch``), and a ``take(n)`` of
+the endless stream would restart it identically on every pass — epoch 2 would replay epoch 1's
+pairs. :func:`training_passes` gives ``n`` batches whose pass ``k`` is a new part of the stream:
+each pass draws a number from ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``
+and streams that many-th independent stream of the same videos and partners (videos: the
+``stream`` of :func:`~kaudio.data.avc.pipeline.pair_dataset`; shards: the shard order, ``order`` of
+:func:`~kaudio.data.avc.shards.read_shards`, so each pass reads the shards in another order through
+the same shuffle buffer). The draws advance with every iterator opened on the dataset, so pass ``k`` of a
+dataset built the same way is always the same — a resumed run that skips its finished passes
+(:func:`kaudio.training.fit.skip_passes`) trains on exactly the pairs an uninterrupted run would.
+What cannot be resumed is the *position inside* one endless generator-based stream (its Python
+generators and decoder state are not checkpointable); the pass-wise streams make that unnecessary.
 """
 from __future__ import annotations
 
@@ -21,6 +35,8 @@ from kaudio.errors import InputError
 
 #: Samples of a streamed validation / test set unless told otherwise (the reference validated on 65,536).
 EVAL_SAMPLES = 1024
+#: Training passes draw their stream number below this (non-negative for numpy's seed sequences).
+PASS_STREAMS = 2 ** 31
 
 
 def _check_split(split: str) -> None:
@@ -81,6 +97,17 @@ class AVCVideos:
                             raw=raw, with_metadata=with_metadata, batch_size=batch_size,
                             drop_remainder=drop_remainder)
 
+    def training_pass(self, seed: int, stream, batch_size: int):
+        """Training stream number ``stream`` (an int64 tensor) of the same videos and partners (``seed``), batched."""
+        from kaudio.data.avc.pipeline import pair_dataset
+
+        videos = self.videos("train")
+        if len(videos) < 2:
+            raise InputError(f"the train split has {len(videos)} video(s); AVC pairs need at least 2 (add videos or "
+                             "change the split fractions)")
+        return pair_dataset(videos, self.settings, seed=seed, stream=stream, augment=True, batch_size=batch_size,
+                            prefetch=False)
+
 
 @dataclass
 class AVCShards:
@@ -102,6 +129,13 @@ class AVCShards:
         _check_split(split)
         return read_shards(self.folder, split, seed=seed, samples=samples, raw=raw, with_metadata=with_metadata,
                            batch_size=batch_size, drop_remainder=drop_remainder)
+
+    def training_pass(self, seed: int, stream, batch_size: int):
+        """The training shards, endless and shuffled, in the shard order drawn from ``stream`` (an int64 tensor
+        drawn per pass), batched."""
+        from kaudio.data.avc.shards import read_shards
+
+        return read_shards(self.folder, "train", seed=seed, order=stream, batch_size=batch_size, prefetch=False)
 
 
 def is_shards_folder(path: "str | os.PathLike") -> bool:
@@ -127,3 +161,29 @@ def open_avc_data(path: "str | os.PathLike", run_dir: "str | os.PathLike | None"
                 found.check_settings(settings)
         return shards
     return AVCVideos.load(path, run_dir, settings, **split_options)
+
+
+def training_passes(data: "AVCVideos | AVCShards", batches: int, batch_size: int, seed: int = 0):
+    """``batches`` training batches of ``data`` as a finite dataset whose every pass continues with new pairs.
+
+    Pass ``k`` (epoch ``k`` when :func:`kaudio.fit` trains on ``dataset.repeat()``) is the ``k``-th
+    draw's stream (module docstring): a new part of the endless augmented stream, never a replay of
+    pass ``k - 1``, and the same for every dataset built with the same ``seed`` (resume). The
+    cardinality is known, so counting the batches of an epoch decodes nothing.
+
+    Args:
+        data: :func:`open_avc_data`'s result.
+        batches: batches per pass (``train.steps_per_epoch``).
+        batch_size: pairs per batch.
+        seed: the run's seed (partners of the videos, the per-pass draws). TensorFlow's global seed
+            also enters tf.data's seeded random ops, so it is set to ``seed`` as well.
+    """
+    import tensorflow as tf
+
+    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
+        raise InputError(f"batches per pass must be a positive integer, got {batches!r}")
+    tf.random.set_seed(seed)
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    passes = draws.flat_map(
+        lambda draw: data.training_pass(seed, tf.math.floormod(draw, PASS_STREAMS), batch_size).take(batches))
+    return passes.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
