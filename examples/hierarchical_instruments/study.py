@@ -3,12 +3,12 @@
     python study.py run --data DATA_DIR --out runs/hier_study [--seeds 3] [--optional]
     python study.py curves --data DATA_DIR --out runs/hier_study      # paired differences against epochs
     python study.py attention --data DATA_DIR --out runs/hier_study   # how GMP-like ResAtt's maps are
-    python study.py report --out runs/hier_study                      # results.md from the finished runs
+    python study.py summarize --out runs/hier_study                   # results.md from the runs finished so far
 
 Zhong et al. (ICASSP 2023, §5, Table 1) find that training the coarse level jointly through the
 bottom-up heads helps: ResAtt ≈ GMP > flat at the coarse level, and LP fails. With the example's
 original recipe (``BASE_RECIPE``) GMP beat flat but ResAtt was only level with it. This study
-changes **one factor at a time** from that recipe (``CELLS``):
+changes **one factor at a time** from that recipe (:func:`study_cells`):
 
 * the embedding width that feeds ResAtt's ``N_fine·N_coarse``-way attention (64 → 256, 512),
 * λ of Eq. 2: fixed 0.8 against the paper's grid {0.70, …, 0.90} chosen by the lowest validation
@@ -20,7 +20,8 @@ changes **one factor at a time** from that recipe (``CELLS``):
 
 and trains ``flat`` and ``resatt`` in every cell (``gmp`` and ``lp`` too in the first and the last
 cell, ``recipe``: the example specs' final defaults), on the same splits, batches and seeds, so
-every head is compared with flat **paired by seed**. A run's configuration is what differs from
+every head is compared with flat **paired by seed**. The flat/resatt pairs of every cell are trained
+first, cell by cell in :func:`study_cells` order, and gmp and lp after them. A run's configuration is what differs from
 ``BASE_RECIPE``; runs with the same head, configuration and seed are trained once and shared
 between cells (flat ignores λ, so the λ cell reuses the base cell's flat runs).
 
@@ -98,16 +99,18 @@ class Cell:
 
 
 def study_cells(recipe: "Mapping[str, Any] | None" = RECIPE) -> tuple[Cell, ...]:
-    """The cells in the order they are run: the factors by the effect expected before the study (AdamW's decay
-    of 1e-4·1e-3 per step and a 54-step warm-up are close to plain Adam, so ``adam`` comes last), ``recipe`` last."""
+    """The cells in the order they are run, by what they are expected to tell: after ``base``, the factors in
+    which an independent minimal implementation, where ResAtt did beat flat, differed from the base recipe
+    (a 256-d embedding, plain Adam, no SpecAugment; it kept λ 0.8), then the λ grid and the 512-d embedding;
+    ``recipe`` last."""
     cells = [
         Cell("base", "original recipe: 64-d embedding, λ 0.8, AdamW 1e-3 + 1 warm-up epoch, SpecAugment", {},
              ALL_HEADS),
         Cell("emb256", "embedding width 256", {"backbone.embedding_size": 256}),
+        Cell("adam", "Adam 1e-3: no warm-up, no weight decay", {"train.weight_decay": 0.0, "train.warmup_epochs": 0.0}),
         Cell("no_specaug", "SpecAugment off", {"train.spec_augment.enabled": False}),
         Cell("lambda_grid", "λ by grid {0.70 … 0.90}, lowest validation fine BCE (seed 0)", lambda_grid=True),
         Cell("emb512", "embedding width 512", {"backbone.embedding_size": 512}),
-        Cell("adam", "Adam 1e-3: no warm-up, no weight decay", {"train.weight_decay": 0.0, "train.warmup_epochs": 0.0}),
         Cell("restrict", "ResAtt softmax restricted to each family's children (not in the paper)",
              head_overrides={"resatt": {"head.restrict_to_children": True}}, optional=True),
     ]
@@ -267,8 +270,8 @@ def markdown_tables(cells: Sequence[Cell], rows_by_cell: Mapping[str, list[dict]
                                       f"{percent(diff['mean'], diff['std'], signed=True)} ({diff['wins']}/{diff['n']})")
                 lines.append("| " + " | ".join(cells_text) + " |")
         parts.append("\n".join(lines))
-    lines = ["**Runs** (best epoch = lowest validation loss; converged = best epoch before the last; seconds per "
-             "epoch = training + validation, mean over the cell's runs)", "",
+    lines = ["**Runs per cell** (best epoch = lowest validation loss; converged = best epoch before the last; "
+             "seconds per epoch = training + validation, mean over the cell's runs)", "",
              "| Cell | Head | Seeds | Best epochs | Epochs run | Converged | Seconds / epoch |",
              "|---|---|---|---|---|---:|---:|"]
     for cell in cells:
@@ -278,6 +281,41 @@ def markdown_tables(cells: Sequence[Cell], rows_by_cell: Mapping[str, list[dict]
                          f"{row['converged']}/{len(row['seeds'])} | {row['seconds_per_epoch']:.1f} |")
     parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
+
+
+def run_state(finished: "dict | None", epochs_done: int, best_epoch: "int | None", claimed: bool) -> str:
+    """``finished``, ``training`` (claimed by a live process), ``stopped`` (interrupted; resumes) or ``not started``."""
+    if finished is not None:
+        return "finished"
+    if claimed:
+        return "training"
+    return "stopped" if epochs_done else "not started"
+
+
+def run_status_table(entries: Sequence[Mapping[str, Any]], max_epochs: int) -> str:
+    """Every run started so far, one line each (``entries``: ``cells``, ``head``, ``seed``, ``state``, ``epochs``,
+    ``best_epoch``, ``seconds_per_epoch``, and for finished runs ``coarse_pr_auc`` / ``fine_pr_auc``), then how
+    many have not started. A finished run is converged when its best epoch comes before its last; an unfinished
+    one shows its progress and best epoch so far."""
+    started = [e for e in entries if e["state"] != "not started"]
+    lines = [f"**Runs**: {sum(e['state'] == 'finished' for e in entries)} of {len(entries)} finished "
+             f"({max_epochs} epochs at most, early stopping on the validation loss; best epoch = lowest validation "
+             "loss; converged = best epoch before the last; test macro PR-AUC in %)", "",
+             "| Cells | Head | Seed | State | Epochs | Best epoch | Converged | Seconds / epoch | Coarse PR-AUC | "
+             "Fine PR-AUC |", "|---|---|---:|---|---:|---:|---|---:|---:|---:|"]
+    for e in started:
+        finished = e["state"] == "finished"
+        converged = ("yes" if e["best_epoch"] < e["epochs"] else "no") if finished else "–"
+        best = "–" if e["best_epoch"] is None else str(e["best_epoch"])
+        seconds = "–" if math.isnan(e["seconds_per_epoch"]) else f"{e['seconds_per_epoch']:.1f}"
+        scores = [percent(e[k]) if finished else "–" for k in ("coarse_pr_auc", "fine_pr_auc")]
+        lines.append(f"| {', '.join(e['cells'])} | {e['head']} | {e['seed']} | {e['state']} | "
+                     f"{e['epochs']}{'' if finished else f'/{max_epochs}'} | {best} | {converged} | {seconds} | "
+                     + " | ".join(scores) + " |")
+    waiting = len(entries) - len(started)
+    if waiting:
+        lines += ["", f"{waiting} more run(s) not started."]
+    return "\n".join(lines) + "\n"
 
 
 def curve_rows(scores: Mapping[tuple[str, int], Mapping[int, Mapping[str, float]]], heads: Sequence[str],
@@ -421,7 +459,37 @@ class Study:
             saved["epoch_seconds"] = json.loads(path.read_text()) if path.is_file() else saved.get("epoch_seconds", [])
         return saved
 
-    def write_report(self) -> Path:
+    def run_entries(self) -> list[dict]:
+        """One entry per training run of the plan (runs shared between cells once, with all their cells) for
+        :func:`run_status_table`."""
+        from kaudio.training.fit import read_history
+
+        cells_of: dict[tuple, list[str]] = {}
+        for run in self.runs():
+            cells_of.setdefault(run.key, []).append(run.cell)
+        entries = []
+        for run in unique_runs(self.runs()):
+            run_dir, saved = self.run_dir(run), self.result(run)
+            seconds = saved["epoch_seconds"] if saved else (
+                json.loads((run_dir / "epoch_seconds.json").read_text())
+                if (run_dir / "epoch_seconds.json").is_file() else [])
+            if saved is not None:
+                epochs, best = saved["epochs"], saved["best_epoch"]
+            else:
+                epochs = len(next(iter(read_history(run_dir / "history.csv").values()), []))
+                best = json.loads((run_dir / "best.json").read_text())["epoch"] if (run_dir / "best.json").is_file() \
+                    else None
+            entry = {"cells": cells_of[run.key], "head": run.head, "seed": run.seed, "epochs": epochs,
+                     "best_epoch": best, "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else math.nan,
+                     "state": run_state(saved, epochs, best, Claim(run_dir).holder() is not None)}
+            if saved is not None:
+                entry.update({f"{level}_pr_auc": metric(saved["rows"], level, "pr_auc") for level in LEVELS})
+            entries.append(entry)
+        return entries
+
+    def write_summary(self) -> Path:
+        """``results.md`` and ``results.csv`` from whatever runs have finished (pairs only where both runs of a
+        seed finished), with every started run's state, epochs and convergence."""
         rows_by_cell = {}
         for cell in self.cells:
             results = {}
@@ -429,11 +497,20 @@ class Study:
                 if run.cell == cell.name and (saved := self.result(run)) is not None:
                     results[(run.head, run.seed)] = saved
             rows_by_cell[cell.name] = cell_rows(cell, results)
+        entries = self.run_entries()
+        done = sum(e["state"] == "finished" for e in entries)
         text = ["# Hierarchical heads: recipe ablation (examples/hierarchical_instruments/study.py)", "",
-                f"Budget: {describe(BUDGET)}; base recipe: {describe(BASE_RECIPE)}; seeds 0–{self.seeds - 1}.", "",
-                "Cells (one factor changed from the base recipe each):", ""]
+                f"Budget: {describe(BUDGET)}; base recipe: {describe(BASE_RECIPE)}; seeds 0–{self.seeds - 1}.", ""]
+        if done < len(entries):
+            text += [f"**Partial results**: {done} of {len(entries)} runs finished; the tables below use only "
+                     "finished runs, and a paired difference only seeds where both runs finished"
+                     + ("" if self.chosen_lambda() else
+                        " (the λ cell's resatt runs are counted once its λ is chosen)")
+                     + ".", ""]
+        text += ["Cells (one factor changed from the base recipe each):", ""]
         text += [f"* `{c.name}`: {c.factor}" + (" (optional)" if c.optional else "") for c in self.cells]
-        text += ["", self.lambda_text(), markdown_tables(self.cells, rows_by_cell)]
+        text += ["", self.lambda_text(), markdown_tables(self.cells, rows_by_cell),
+                 run_status_table(entries, BUDGET["train.epochs"])]
         path = self.out / "results.md"
         self.out.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".md.tmp")
@@ -482,19 +559,23 @@ class Study:
     # training
 
     def work_items(self) -> list[tuple[str, Any]]:
-        """What is left to do, cell by cell: ``("grid", head)`` for a λ grid still to run (before its cell's
-        runs), ``("run", run)`` for every training run not yet finished (each key once)."""
+        """What is left to do: first the ``PAIRED_HEADS`` (flat and resatt, the pairs every cell is about) cell
+        by cell, then the other heads (gmp, lp) of the cells that train them; ``("grid", head)`` for a λ grid
+        still to run (at its cell's turn), ``("run", run)`` for every training run not yet finished (each key
+        once)."""
         chosen, planned = self.chosen_lambda(), self.runs()
         items, seen = [], set()
-        for cell in self.cells:
-            if cell.lambda_grid:
-                items += [("grid", head) for head in cell.heads
-                          if head not in chosen and "loss.fine_weight" not in IGNORED_KEYS.get(head, ())]
-            for run in planned:
-                if run.cell == cell.name and run.key not in seen:
-                    seen.add(run.key)
-                    if read_finished(self.run_dir(run)) is None:
-                        items.append(("run", run))
+        for paired in (True, False):
+            for cell in self.cells:
+                if cell.lambda_grid:
+                    items += [("grid", head) for head in cell.heads
+                              if (head in PAIRED_HEADS) == paired and head not in chosen
+                              and "loss.fine_weight" not in IGNORED_KEYS.get(head, ())]
+                for run in planned:
+                    if run.cell == cell.name and (run.head in PAIRED_HEADS) == paired and run.key not in seen:
+                        seen.add(run.key)
+                        if read_finished(self.run_dir(run)) is None:
+                            items.append(("run", run))
         return items
 
     def run_lambda_grid(self, head: str, data: SeedData) -> bool:
@@ -561,7 +642,7 @@ class Study:
             for kind, item in items:
                 done = self.run_lambda_grid(item, data) if kind == "grid" else self.train(item, data) is not None
                 if done:
-                    self.write_report()
+                    self.write_summary()
                     break
             else:
                 time.sleep(wait_seconds)
@@ -683,9 +764,9 @@ def write_attention(study: Study, data: SeedData) -> Path:
 def main(argv: "Sequence[str] | None" = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("command", choices=("run", "curves", "attention", "report"),
+    parser.add_argument("command", choices=("run", "curves", "attention", "summarize"),
                         help="run: train what is missing; curves: paired differences against epochs; attention: how "
-                             "GMP-like the resatt maps are; report: rewrite results.md")
+                             "GMP-like the resatt maps are; summarize: results.md from the runs finished so far")
     parser.add_argument("--data", type=Path, help="dataset folder written by render_dataset.py (run, curves)")
     parser.add_argument("--out", type=Path, default=Path("runs/hier_study"), help="folder of the study")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per head and cell (0..N-1)")
@@ -694,8 +775,8 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras output while training")
     args = parser.parse_args(argv)
     study = Study(args.out, args.seeds, args.optional, args.verbose)
-    if args.command == "report":
-        print(f"wrote {study.write_report()}")
+    if args.command == "summarize":
+        print(f"wrote {study.write_summary()}")
         return 0
     if args.data is None:
         print(f"study.py: error: {args.command} needs --data DATA_DIR", file=sys.stderr)
@@ -714,7 +795,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         return 0
     print(data.table.summary(), flush=True)
     study.work(data)
-    print(f"wrote {study.write_report()}")
+    print(f"wrote {study.write_summary()}")
     return 0
 
 

@@ -135,7 +135,7 @@ def test_claims_are_exclusive_until_their_process_ends(study, tmp_path):
     assert claim.holder() is None
 
 
-def test_report_reads_finished_runs(study, tmp_path):
+def test_summary_reads_finished_runs_and_reports_the_state_of_the_others(study, tmp_path):
     s = study.Study(tmp_path, seeds=2)
     base = s.cells[0]
     for head, values in (("flat", (0.7, 0.72)), ("resatt", (0.74, 0.70))):
@@ -144,22 +144,46 @@ def test_report_reads_finished_runs(study, tmp_path):
             folder = s.run_dir(run)
             folder.mkdir(parents=True)
             (folder / study.FINISHED).write_text(json.dumps({"rows": rows(value), "head": head, "seed": seed,
-                                                             "epochs": 30, "best_epoch": 24}))
+                                                             "epochs": 30, "best_epoch": 24 if seed else 30}))
             (folder / "epoch_seconds.json").write_text(json.dumps([30.0, 32.0]))
-    text = s.write_report().read_text()
+    stopped = s.run_dir(study.Run("emb256", "flat", 0, (("backbone.embedding_size", 256),)))
+    stopped.mkdir(parents=True)  # an interrupted run: three epochs, best so far the second
+    (stopped / "history.csv").write_text("epoch,loss,val_loss\n0,1,0.9\n1,0.8,0.7\n2,0.7,0.75\n")
+    (stopped / "best.json").write_text(json.dumps({"epoch": 2}))
+    (stopped / "epoch_seconds.json").write_text(json.dumps([40.0, 44.0, 42.0]))
+    text = s.write_summary().read_text()
     assert "| base | resatt | 2 |" in text and "+1.0 ± 4.2 (1/2)" in text
-    assert "| base | flat | 0,1 | 24,24 | 30,30 | 2/2 | 31.0 |" in text
+    assert "| base | flat | 0,1 | 30,24 | 30,30 | 1/2 | 31.0 |" in text
+    assert "**Partial results**: 4 of " in text and "once its λ is chosen" in text
+    assert "| base, lambda_grid | flat | 0 | finished | 30 | 30 | no | 31.0 | 70.0 | 50.0 |" in text
+    assert "| base, lambda_grid | flat | 1 | finished | 30 | 24 | yes | 31.0 | 72.0 | 50.0 |" in text
+    max_epochs = study.BUDGET["train.epochs"]
+    assert f"| emb256 | flat | 0 | stopped | 3/{max_epochs} | 2 | – | 42.0 | – | – |" in text
+    total = len(study.unique_runs(s.runs()))
+    assert f"{total - 5} more run(s) not started." in text
     lines = (tmp_path / "results.csv").read_text().splitlines()
     # base flat and resatt; the λ cell shares base's flat runs (its resatt waits for the grid)
     assert [line.split(",")[:3] for line in lines[1:]] == [["base", "flat", "2"], ["base", "resatt", "2"],
                                                             ["lambda_grid", "flat", "2"]]
 
 
-def test_work_items_follow_the_cell_order_and_skip_finished_runs(study, tmp_path):
+def test_run_state(study):
+    assert study.run_state({"epochs": 3}, 3, 2, claimed=False) == "finished"
+    assert study.run_state(None, 3, 2, claimed=True) == "training"
+    assert study.run_state(None, 3, 2, claimed=False) == "stopped"
+    assert study.run_state(None, 0, None, claimed=False) == "not started"
+
+
+def test_work_items_train_the_pairs_of_every_cell_first_and_skip_finished_runs(study, tmp_path):
     s = study.Study(tmp_path, seeds=3)
     items = s.work_items()
     names = [c.name for c in s.cells]
     assert items[0] == ("run", study.Run("base", "flat", 0, ()))
+    assert items[1] == ("run", study.Run("base", "resatt", 0, ()))
+    heads = [item.head for kind, item in items if kind == "run"]
+    first_other = min(heads.index("gmp"), heads.index("lp"))
+    assert set(heads[:first_other]) == set(study.PAIRED_HEADS)  # gmp and lp only after every cell's pairs
+    assert set(heads[first_other:]) == {"gmp", "lp"}
     grid_at = items.index(("grid", "resatt"))
     before = {item.cell for kind, item in items[:grid_at]}
     assert before == set(names[:names.index("lambda_grid")])  # the grid comes at its cell's turn
@@ -167,7 +191,7 @@ def test_work_items_follow_the_cell_order_and_skip_finished_runs(study, tmp_path
     first = s.run_dir(items[0][1])
     first.mkdir(parents=True)
     (first / study.FINISHED).write_text("{}")
-    assert s.work_items()[0] == ("run", study.Run("base", "gmp", 0, ()))
+    assert s.work_items()[0] == ("run", study.Run("base", "resatt", 0, ()))
     (tmp_path / "lambda_grid" / "resatt").mkdir(parents=True)
     (tmp_path / "lambda_grid" / "resatt" / "chosen.json").write_text(json.dumps({"fine_weight": 0.75}))
     grid_runs = [item for kind, item in s.work_items() if kind == "run" and item.cell == "lambda_grid"]
