@@ -11,11 +11,11 @@ def _count(weights) -> int:
     return int(sum(math.prod(w.shape) for w in weights))
 
 
-def _walk(layer):
+def leaf_layers(layer):
     """Every leaf layer inside ``layer`` (recursing through nested models)."""
     if isinstance(layer, keras.Model):
         for sub in layer.layers:
-            yield from _walk(sub)
+            yield from leaf_layers(sub)
     else:
         yield layer
 
@@ -117,7 +117,7 @@ def model_card(model) -> ModelCard:
     trainable = _count(model.trainable_weights)
     non_trainable = _count(model.non_trainable_weights)
     macs = frontend_macs = 0
-    for layer in _walk(model):
+    for layer in leaf_layers(model):
         n = layer_multiply_adds(layer)
         if n:
             macs += n

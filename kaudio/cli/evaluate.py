@@ -69,10 +69,10 @@ def load_best_model(run_dir: Path):
 def _drop_machine_paths(spec_file: Path) -> dict:
     import yaml
 
+    from kaudio.models.kaudio_model import MACHINE_PATH_KEYS
+
     data = yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}
-    overrides = {}
-    if (data.get("train") or {}).get("init_weights"):
-        overrides["train.init_weights"] = None
+    overrides = {f"train.{key}": None for key in MACHINE_PATH_KEYS if (data.get("train") or {}).get(key)}
     if data.get("teacher"):
         overrides["teacher"] = None
     return overrides

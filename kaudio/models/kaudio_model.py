@@ -104,19 +104,24 @@ class KaudioModel(keras.Model):
         return cls(**config)
 
 
+#: ``train`` keys naming files that initialise training (validation requires them to exist); a saved model records null.
+MACHINE_PATH_KEYS = ("init_weights", "init_from")
+
+
 def model_spec(spec: Spec) -> Spec:
     """The spec a built model records: ``teacher: null`` in place of a teacher section (it stays
     a spec that a distillation trainer validates, without the teacher's files) and
-    ``train.init_weights`` set to null (machine-specific paths that validation requires to exist),
-    so that a saved model loads on any machine. The training run keeps the full spec in its
+    ``train.init_weights`` / ``train.init_from`` set to null (machine-specific paths that validation
+    requires to exist), so that a saved model loads on any machine. The training run keeps the full spec in its
     ``spec.yaml``."""
     data = spec.to_dict()
     changed = data.get("teacher") is not None
     if changed:
         data["teacher"] = None
-    if (data.get("train") or {}).get("init_weights"):
-        data["train"]["init_weights"] = None
-        changed = True
+    for key in MACHINE_PATH_KEYS:
+        if (data.get("train") or {}).get(key):
+            data["train"][key] = None
+            changed = True
     if not changed:
         return spec
     model = load_spec(data)

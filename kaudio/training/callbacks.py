@@ -60,6 +60,53 @@ class ReseedAugmentation(keras.callbacks.Callback):
         self.model.make_train_function(force=True)
 
 
+#: The name Keras gives the state variable of every ``keras.random.SeedGenerator`` (dropout layers own one).
+SEED_STATE_NAME = "seed_generator_state"
+
+
+def seed_states(model) -> list:
+    """The state variables of the seed generators of ``model`` and its layers (dropout masks come from them).
+    Keras saves them with neither ``save_weights`` nor ``BackupAndRestore``."""
+    return [variable for variable in model.variables if variable.name == SEED_STATE_NAME]
+
+
+class SeedStateBackup(keras.callbacks.Callback):
+    """Saves the model's seed-generator states beside ``BackupAndRestore``'s backup after every epoch and
+    restores them when a run resumes, so that a resumed run draws the dropout masks an uninterrupted one
+    draws (Keras's backup holds the weights and the optimizer, not these states: without this, a resumed
+    run replays the masks of its first epoch). The file lives in the backup folder, which Keras removes when
+    the run finishes."""
+
+    FILE = "seed_states.npz"
+
+    def __init__(self, backup_dir: Path):
+        super().__init__()
+        self.path = Path(backup_dir) / self.FILE
+
+    def on_train_begin(self, logs=None):
+        import numpy as np
+
+        if not self.path.is_file():
+            return
+        states = seed_states(self.model)
+        with np.load(self.path) as saved:
+            if len(saved.files) != len(states):
+                raise KaudioError(f"{self.path} holds {len(saved.files)} random-seed states, the model has "
+                                  f"{len(states)}: the backup was written by another model; delete the run's "
+                                  "backup/ folder to start over")
+            for i, variable in enumerate(states):
+                variable.assign(saved[f"state_{i}"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        import numpy as np
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp.npz")
+        np.savez(temporary, **{f"state_{i}": np.asarray(keras.ops.convert_to_numpy(variable))
+                                for i, variable in enumerate(seed_states(self.model))})
+        temporary.replace(self.path)
+
+
 class EpochCheckpoints(keras.callbacks.Callback):
     """``checkpoints/epoch_NNN.keras`` (the plain KaudioModel) after every epoch; keeps the last ``keep``."""
 

@@ -22,8 +22,10 @@ A run directory holds::
 Resume: calling :func:`fit` again with the same ``run_dir`` after an interruption restores the
 weights, the optimizer (moments and step count, hence the warm-up position) and the epoch from
 ``backup/`` and continues with the same result as an uninterrupted run (tested: weights and
-history are bit-identical). Per-epoch randomness is replayed too: the training dataset's
-per-iteration state (``shuffle(seed=…, reshuffle_each_iteration=True)``, ``Dataset.random``, as
+history are bit-identical). Per-epoch randomness is replayed too: dropout masks continue from
+the seed-generator states saved with the backup (Keras's backup leaves them out;
+:class:`~kaudio.training.callbacks.SeedStateBackup`), the training dataset's per-iteration state
+(``shuffle(seed=…, reshuffle_each_iteration=True)``, ``Dataset.random``, as
 ``kaudio.data.make_dataset(shuffle=True)`` uses) is advanced by the finished epochs, and kapre's
 SpecAugment masks are drawn from a seed of (train.seed, epoch). Build the datasets the same way
 (same seeds) for the resumed call. EarlyStopping's patience counter restarts on resume.
@@ -61,7 +63,7 @@ import yaml
 
 from kaudio.errors import KaudioError
 from kaudio.spec.validate import Spec, load_spec
-from kaudio.training.callbacks import BestModel, EpochCheckpoints
+from kaudio.training.callbacks import BestModel, EpochCheckpoints, SeedStateBackup
 from kaudio.training.trainer import trainer_for
 
 
@@ -212,7 +214,8 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
 
     monitor, mode = trainer.monitor
     best = BestModel(run_dir, monitor, mode, resuming)
-    all_callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), *trainer.callbacks(run_dir, val_ds), best,
+    all_callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), SeedStateBackup(backup_dir),
+                     *trainer.callbacks(run_dir, val_ds), best,
                      keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resuming),
                      keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0)]
     if settings["keep_checkpoints"]:

@@ -38,17 +38,10 @@ import numpy as np
 from kaudio import registry
 from kaudio.errors import KaudioError
 from kaudio.spec.schema import Field, Schema
-from kaudio.training.trainer import COMMON_FIELDS, Trainer
+from kaudio.training.trainer import COMMON_FIELDS, Trainer, with_defaults
 
 CROPS = ("random", "start")
 SED_HEAD_KIND = "sed"
-
-
-def _common_fields(**defaults) -> tuple:
-    """:data:`COMMON_FIELDS` with other defaults (``batch_size=24`` …)."""
-    from dataclasses import replace
-
-    return tuple(replace(f, default=defaults[f.name]) if f.name in defaults else f for f in COMMON_FIELDS)
 
 
 def _sed_head(sections) -> bool:
@@ -60,7 +53,7 @@ def _sed_head(sections) -> bool:
 class SEDTrainer(Trainer):
     """Weakly labelled SED training (module docstring)."""
 
-    spec_schema = Schema(_common_fields(batch_size=24, monitor="val_micro_ap") + (
+    spec_schema = Schema(with_defaults(COMMON_FIELDS, batch_size=24, monitor="val_micro_ap") + (
         Field("learning_rate", float, 1e-3, "Adam's learning rate", minimum=0.0, exclusive_minimum=True),
         Field("reduce_lr_patience", int, 3, "epochs without a better validation micro-AP before the learning rate "
               "is reduced (ReduceLROnPlateau)", minimum=1),

@@ -91,17 +91,18 @@ def _check_spec_augment(value: dict) -> tuple[dict, list[tuple[str, str]]]:
     return out, problems
 
 
-def _resolve_init_weights(params: dict, context) -> list[tuple[str, str]]:
-    """Replace ``init_weights`` by the absolute path of an existing ``.keras`` file (in place)."""
-    value = params.get("init_weights")
+def resolve_model_file(params: dict, context, key: str = "init_weights") -> list[tuple[str, str]]:
+    """Replace ``params[key]`` (a ``.keras`` model that initialises training) by the absolute path of an existing
+    file (in place); ``[(key, problem)]`` when there is none."""
+    value = params.get(key)
     if value is None:
         return []
     hint = ("give a Keras 3 model archive, e.g. the output of `kaudio convert panns CKPT.pth --arch cnn14 --out "
-            "cnn14.keras` (--arch cnn14_16k for a 16 kHz checkpoint), a run's best.keras, or set init_weights: null")
+            f"cnn14.keras` (--arch cnn14_16k for a 16 kHz checkpoint), a run's best.keras, or set {key}: null")
     path, problem = resolve_existing_file(value, context, (".keras",), "a .keras file", hint)
     if problem:
-        return [("init_weights", problem)]
-    params["init_weights"] = path
+        return [(key, problem)]
+    params[key] = path
     return []
 
 
@@ -143,7 +144,7 @@ class SupervisedTrainer(Trainer):
         params["spec_augment"] = augment
         if params.get("cache") in ("none", ""):
             params["cache"] = None
-        problems += _resolve_init_weights(params, context)
+        problems += resolve_model_file(params, context)
         problems += super().check_spec(params, context)
         if context is None:
             return problems

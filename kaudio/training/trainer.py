@@ -67,6 +67,17 @@ COMMON_FIELDS = (
 )
 
 
+def with_defaults(fields: tuple, **defaults) -> tuple:
+    """``fields`` (:class:`~kaudio.spec.schema.Field` objects) with other defaults for the named ones, e.g. a
+    trainer's own ``batch_size`` or ``learning_rate``."""
+    from dataclasses import replace
+
+    unknown = set(defaults) - {f.name for f in fields}
+    if unknown:
+        raise ValueError(f"no such fields: {sorted(unknown)}")
+    return tuple(replace(f, default=defaults[f.name]) if f.name in defaults else f for f in fields)
+
+
 class Trainer:
     """Base of the registered trainers (see the module docstring for the hooks).
 

@@ -1,10 +1,13 @@
 """ValidationMetrics: metrics of the validation predictions added to the epoch logs, for the trained
-model or the network a trainer chooses."""
+model or the network a trainer chooses. SeedStateBackup: dropout's seed states saved and restored."""
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kaudio.training.callbacks import ValidationMetrics
+import pytest
+
+from kaudio.errors import KaudioError
+from kaudio.training.callbacks import SeedStateBackup, ValidationMetrics, seed_states
 
 
 def _dense(seed):
@@ -33,3 +36,35 @@ def test_metrics_of_the_trained_model_or_of_the_chosen_network():
         np.testing.assert_allclose(logs["val_mean"], float(np.mean(network(x))), rtol=1e-6)
         assert logs["loss"] == 1.0
     assert not np.allclose(trained(x), other(x))
+
+
+def _with_dropout(units=3):
+    x = keras.Input((4,))
+    return keras.Model(x, keras.layers.Dropout(0.5)(keras.layers.Dense(units)(x)))
+
+
+def test_seed_states_are_saved_and_restored(tmp_path):
+    model = _with_dropout()
+    states = seed_states(model)
+    assert len(states) == 1 and not any(state is weight for state in states for weight in model.weights)
+    backup = SeedStateBackup(tmp_path / "backup")
+    backup.set_model(model)
+    backup.on_train_begin()  # nothing saved yet: nothing changes
+    x = np.ones((2, 4), np.float32)
+    model(x, training=True)
+    backup.on_epoch_end(0)
+    saved = np.asarray(states[0])
+    first = np.asarray(model(x, training=True))  # the masks an uninterrupted run draws next
+    restarted = _with_dropout()
+    restarted.set_weights(model.get_weights())  # what BackupAndRestore restores
+    assert not np.array_equal(np.asarray(seed_states(restarted)[0]), saved)
+    resumed = SeedStateBackup(tmp_path / "backup")
+    resumed.set_model(restarted)
+    resumed.on_train_begin()
+    np.testing.assert_array_equal(np.asarray(seed_states(restarted)[0]), saved)
+    np.testing.assert_array_equal(np.asarray(restarted(x, training=True)), first)
+    other = keras.Model(restarted.input, keras.layers.Dropout(0.2)(restarted.output))
+    mismatch = SeedStateBackup(tmp_path / "backup")
+    mismatch.set_model(other)
+    with pytest.raises(KaudioError, match="holds 1 random-seed states, the model has 2"):
+        mismatch.on_train_begin()
