@@ -432,3 +432,33 @@ def load_config(ref: "str | os.PathLike | Mapping[str, Any]") -> tuple[Any, str]
         return yaml.safe_load(text), where  # YAML is a superset of JSON
     except yaml.YAMLError as err:
         raise KaudioError(f"{where}: not YAML/JSON: {err}".replace("\n", " ")) from err
+
+
+_COUNT_SUFFIXES = {"k": 1_000, "m": 1_000_000}
+
+
+def parse_count(text: "str | int | float", what: str = "parameter count") -> int:
+    """A parameter count as written on a command line: ``1.8M``, ``800k``, ``1800000`` or ``1,800,000``.
+
+    Raises:
+        KaudioError: anything else, or a negative count."""
+    raw = str(text).strip().replace(",", "").replace("_", "")
+    scale = _COUNT_SUFFIXES.get(raw[-1:].lower(), 1)
+    number = raw[:-1] if scale != 1 else raw
+    try:
+        value = float(number) * scale
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (number and number[0] in "+-"):
+        raise KaudioError(f"{what}: expected a count like 1.8M, 800k or 1800000, got {str(text)!r}")
+    return int(round(value))
+
+
+def format_count(count: int, digits: int | None = None) -> str:
+    """``1800000`` → ``1.8M``, ``800000`` → ``800k``, ``950`` → ``950``; exact unless ``digits`` (significant
+    digits) is given (``569210`` → ``569k`` with 3)."""
+    for suffix, scale in (("M", 1_000_000), ("k", 1_000)):
+        if count >= scale:
+            value = count / scale
+            return (f"{value:.{digits}g}" if digits else f"{value:.6f}".rstrip("0").rstrip(".")) + suffix
+    return str(int(count))

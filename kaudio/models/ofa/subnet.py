@@ -82,9 +82,16 @@ def sample_indices(space: OfaSpace, seed=None):
 
     ``seed``: a ``keras.random.SeedGenerator`` (a new draw per call, also inside a ``tf.function``), an int
     or ``None`` (Keras's global seed generator)."""
+    return indices_from_uniform(space, keras.random.uniform((len(space.choice_sizes),), seed=seed))
+
+
+def indices_from_uniform(space: OfaSpace, draw):
+    """Index vectors from uniform draws in [0, 1): ``draw`` of shape ``(..., len(space.choice_sizes))`` gives
+    int32 indices of the same shape, each choice uniform on its options (graph-safe). :func:`sample_indices` draws
+    with a Keras seed generator; the supernet trainer draws statelessly from (seed, step) so that a resumed run
+    samples what the interrupted one would have."""
     sizes = ops.convert_to_tensor(space.choice_sizes, "float32")
-    draw = keras.random.uniform((len(space.choice_sizes),), seed=seed)
-    return ops.cast(ops.minimum(ops.floor(draw * sizes), sizes - 1), "int32")
+    return ops.cast(ops.minimum(ops.floor(ops.cast(draw, "float32") * sizes), sizes - 1), "int32")
 
 
 def head_classes(model: keras.Model) -> int | None:
