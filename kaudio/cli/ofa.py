@@ -11,6 +11,17 @@ specialized acoustic event classification networks across device constraints", I
   sub-network as a plain ``panns_cnn`` model and prints its parameters. ``--tflite`` also writes
   ``small.tflite`` (float32) and ``small.int8.tflite`` (dynamic-range int8), checks them against
   the Keras model and prints their size and CPU latency per clip (:mod:`kaudio.deploy.tflite`).
+  ``--data DIR`` re-estimates its BatchNorm statistics on training batches of DIR, as the search
+  does (:mod:`kaudio.models.ofa.calibrate`).
+* ``kaudio ofa search RUN --data DIR --params 0.8M 1.8M 2.8M 3.8M [--epsilon 0.2M] [--population 25]
+  [--calibration-batches N | --no-calibration] [--seed S] [--out DIR] [--overwrite]`` — the random search
+  of Lin et al. §2.4 on a trained supernet run (its ``best.keras``, the validation split of its
+  ``split.json``): per budget, p in-budget sub-networks scored on the validation mAP without
+  training (:mod:`kaudio.training.ofa_search`); results in RUN/search (keras-tuner projects,
+  ``best_<N>.yaml`` / ``.keras``, ``summary.md``). Rerunning an interrupted search resumes it.
+* ``kaudio ofa plot RUN [--latency [chosen|all]] [--out PNG]`` — the Pareto plot of a search
+  (validation mAP against trainable parameters; with ``--latency`` also against the TFLite float32
+  latency per clip), :mod:`kaudio.training.ofa_plot`.
 
 Nothing heavy is imported until a command runs (``kaudio --help`` stays fast).
 """
@@ -20,9 +31,13 @@ import json
 from pathlib import Path
 
 COMMAND = "ofa"
-HELP = "once-for-all supernets: list the sub-network space, extract a sub-network as a plain model (and TFLite)"
+HELP = ("once-for-all supernets: the sub-network space, extraction as a plain model (and TFLite), the search under "
+        "parameter budgets and its Pareto plot")
 #: Float TFLite outputs further than this from Keras get a warning (the measured difference is ~1e-7).
 TFLITE_TOLERANCE = 1e-4
+#: Defaults of the search, as the library's (kaudio.models.ofa.calibrate.DEFAULT_CALIBRATION_BATCHES,
+#: kaudio.training.ofa_search.DEFAULT_POPULATION / DEFAULT_EPSILON), written out so --help imports no TensorFlow.
+CALIBRATION_BATCHES, POPULATION, EPSILON = 20, 25, "0.2M"
 
 
 def add_arguments(parser) -> None:
@@ -51,10 +66,57 @@ def add_arguments(parser) -> None:
                               "log-mel onwards, TFLite builtins only (compute the front end separately)")
     extract.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads for the latency (default 1)")
     extract.add_argument("--runs", type=int, default=20, help="timed TFLite calls; the median is printed (default 20)")
+    extract.add_argument("--data", metavar="DIR", help="re-calibrate the BatchNorm statistics on training batches of "
+                                                      "this folder (the one the supernet was trained on), as the "
+                                                      "search does")
+    _calibration_arguments(extract, with_switch=False)
+    extract.add_argument("--seed", type=int, default=0, help="seed of the calibration clips (the search's --seed)")
+    _search_arguments(actions.add_parser(
+        "search", help="the best sub-network per parameter budget (random search, no training)",
+        description="Random search of Lin et al. (ICASSP 2023, §2.4) on a trained supernet run: per budget N, "
+                    "POPULATION sub-networks with N-EPSILON..N+EPSILON trainable parameters are extracted, "
+                    "BN re-calibrated and scored on the validation mAP; the best is written as "
+                    "RUN/search/best_<N>.yaml and .keras."))
+    plot = actions.add_parser("plot", help="Pareto plot of a search: validation mAP against parameters (and latency)",
+                              description="Plot every searched candidate (validation mAP against trainable "
+                                          "parameters), the chosen one per budget highlighted and the budgets "
+                                          "shaded; --latency adds a panel against the TFLite float32 latency.")
+    plot.add_argument("run", metavar="RUN", help="a supernet run folder with a search (RUN/search)")
+    plot.add_argument("--search-dir", metavar="DIR", help="the search folder (default RUN/search)")
+    plot.add_argument("--out", metavar="PNG", help="the image to write (default SEARCH_DIR/pareto.png)")
+    plot.add_argument("--latency", nargs="?", const="chosen", choices=("chosen", "all"),
+                      help="also measure TFLite float32 latency per clip (1 thread): of the chosen sub-networks "
+                           "(default), or of all candidates (slower); cached in SEARCH_DIR/latency.json")
+    plot.add_argument("--runs", type=int, default=20, help="timed TFLite calls per model; the median is used")
+
+
+def _calibration_arguments(parser, with_switch: bool) -> None:
+    parser.add_argument("--calibration-batches", type=int, default=CALIBRATION_BATCHES, metavar="N",
+                        help="training batches the BatchNorm statistics are re-estimated on (default %(default)s)")
+    if with_switch:
+        parser.add_argument("--no-calibration", action="store_true",
+                            help="score each candidate with the supernet's shared BN statistics (as extracted)")
+
+
+def _search_arguments(search) -> None:
+    search.add_argument("run", metavar="RUN", help="a supernet run folder (kaudio train with train.type: ofa)")
+    search.add_argument("--data", required=True, metavar="DIR",
+                        help="the folder the run was trained on (validation clips are scored, training clips "
+                             "calibrate BN; the split is the run's split.json)")
+    search.add_argument("--params", nargs="+", required=True, metavar="N",
+                        help="trainable-parameter budgets, e.g. 0.8M 1.8M 2.8M 3.8M (also 800k or 1800000)")
+    search.add_argument("--epsilon", default=EPSILON, help="tolerance: a budget N takes N-EPSILON..N+EPSILON "
+                                                           "(default %(default)s)")
+    search.add_argument("--population", type=int, default=POPULATION, metavar="P",
+                        help="candidates scored per budget (default %(default)s; all when fewer fit)")
+    _calibration_arguments(search, with_switch=True)
+    search.add_argument("--seed", type=int, default=0, help="seed of the candidate draw and the calibration clips")
+    search.add_argument("--out", metavar="DIR", help="the search folder (default RUN/search)")
+    search.add_argument("--overwrite", action="store_true", help="start the budgets' searches over")
 
 
 def run(args) -> int:
-    return _space(args) if args.ofa_action == "space" else _extract(args)
+    return {"space": _space, "extract": _extract, "search": _search, "plot": _plot}[args.ofa_action](args)
 
 
 # --- space ------------------------------------------------------------------------------------
@@ -112,6 +174,12 @@ def _extract(args) -> int:
     backbone = ofa_backbone(model, what=args.source)
     config = backbone.space.validate(data, where)
     plain = extract_subnet(model, config, name=args.name)
+    if args.data:
+        from kaudio.models.ofa.calibrate import recalibrate_batch_norm
+
+        calibration = _calibration(model.spec, Path(args.source), args.data, args.calibration_batches, args.seed)
+        seen = recalibrate_batch_norm(plain, calibration)
+        print(f"BatchNorm statistics re-estimated on {seen} training clips of {args.data}")
     counts = count_params(model, config)
     built = sum(int(w.numpy().size) for w in plain.trainable_weights)
     if built != counts.trainable:
@@ -178,3 +246,79 @@ def _write_tflite(plain, paths: dict[str, Path], input_kind: str, threads: int, 
     if select:
         print(f"  note: {', '.join(select)} run{'s' if len(select) == 1 else ''} through TF Select (kapre's complex STFT "
               "transpose); use --tflite-input features for TFLite builtins only")
+
+
+# --- search and plot --------------------------------------------------------------------------
+
+def _calibration(spec, source: Path, data_dir: str, batches: int, seed: int):
+    """The calibration batches of a supernet's data folder (its run's split when SOURCE is a run folder)."""
+    from kaudio.errors import KaudioError
+    from kaudio.training.data import find_split_file
+    from kaudio.training.ofa_search import calibration_dataset
+    from kaudio.training.trainer import trainer_for
+
+    if batches < 1:
+        raise KaudioError(f"--calibration-batches must be >= 1, got {batches} (or give --no-calibration)")
+    split = find_split_file(source) if source.is_dir() else None
+    return calibration_dataset(trainer_for(spec).load_data(data_dir, split_file=split), batches, seed)
+
+
+def _search(args) -> int:
+    import tensorflow as tf
+
+    from kaudio.cli.evaluate import load_best_model, load_run
+    from kaudio.errors import KaudioError
+    from kaudio.models.ofa import ofa_backbone
+    from kaudio.training.data import find_split_file, reraise_data_errors
+    from kaudio.training.ofa_search import calibration_dataset, file_digest, parse_budgets, search
+    from kaudio.training.trainer import trainer_for
+    from kaudio.writable import ensure_writable_folder
+
+    run_dir = Path(args.run)
+    budgets = parse_budgets(args.params, args.epsilon)
+    if args.population < 1:
+        raise KaudioError(f"--population must be >= 1, got {args.population}")
+    if not args.no_calibration and args.calibration_batches < 1:
+        raise KaudioError(f"--calibration-batches must be >= 1, got {args.calibration_batches} (or give "
+                          "--no-calibration)")
+    spec, _ = load_run(run_dir)  # a run without best.keras is refused here
+    out = Path(args.out) if args.out else run_dir / "search"
+    ensure_writable_folder(out, "search folder")
+    data = trainer_for(spec).load_data(args.data, split_file=find_split_file(run_dir))
+    supernet = load_best_model(run_dir)
+    ofa_backbone(supernet, what=str(run_dir / "best.keras"))
+    identity = {"supernet": file_digest(run_dir / "best.keras"), "spec": spec.name,
+                "data": str(Path(args.data).resolve()), "validation_clips": int(len(data.splits["val"]))}
+    calibration = None if args.no_calibration else calibration_dataset(data, args.calibration_batches, args.seed)
+    try:
+        result = search(supernet, data.dataset("val", spec.train["seed"]), out, budgets, population=args.population,
+                        calibration=calibration, calibration_batches=0 if args.no_calibration else
+                        args.calibration_batches, seed=args.seed, identity=identity, overwrite=args.overwrite)
+    except tf.errors.OpError as err:
+        reraise_data_errors(err)
+    if result is None:
+        print("kaudio ofa search: this worker is done; the chief writes the results")
+        return 0
+    print(result.markdown, end="")
+    print(f"kaudio ofa search: wrote {out / 'summary.md'}, "
+          + ", ".join(f"best_{b.label}.yaml/.keras" for b in budgets) + f" in {out}")
+    return 0
+
+
+def _plot(args) -> int:
+    from kaudio.errors import KaudioError
+    from kaudio.training.ofa_plot import measure_latencies, plot_search, read_summary
+
+    run_dir = Path(args.run)
+    search_dir = Path(args.search_dir) if args.search_dir else run_dir / "search"
+    if args.runs < 1:
+        raise KaudioError(f"--runs must be >= 1, got {args.runs}")
+    summary = read_summary(search_dir)
+    latencies = None
+    if args.latency:
+        latencies = measure_latencies(search_dir, summary, which=args.latency, runs=args.runs,
+                                      supernet=lambda: _load_supernet(run_dir), report=print)
+    out = Path(args.out) if args.out else search_dir / "pareto.png"
+    plot_search(summary, out, latencies)
+    print(f"kaudio ofa plot: wrote {out}")
+    return 0

@@ -113,3 +113,127 @@ def test_extract_output_checks(supernet_file, tmp_path, capsys):
 def test_space_needs_an_ofa_spec(capsys):
     assert main(["ofa", "space", "panns_cnn10"]) == 2
     assert "not a once-for-all supernet" in capsys.readouterr().err
+
+
+# --- train → search → extract → plot ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A supernet trained by `kaudio train` (train.type ofa, 1 epoch) on the tone folder, and that folder."""
+    import yaml
+
+    from tests.training import write_flat_folder
+    from tests.training.test_ofa import ofa_train_spec, write_tiny_teacher
+
+    folder = tmp_path_factory.mktemp("ofa_run")
+    data = write_flat_folder(folder / "data", n=20)
+    spec = ofa_train_spec(write_tiny_teacher(folder), spec_augment=True, subnets_per_step=2)
+    (folder / "supernet.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    run = folder / "run"
+    assert main(["train", str(folder / "supernet.yaml"), "--data", str(data), "--out", str(run), "-q"]) == 0
+    return run, data
+
+
+def test_train_search_extract_and_plot(trained_run, tmp_path, capsys):
+    run, data = trained_run
+    common = ["--data", str(data), "--epsilon", "1k", "--population", "3", "--calibration-batches", "2"]
+    assert main(["ofa", "search", str(run), "--params", "6k", "10k", *common]) == 0
+    out = capsys.readouterr().out
+    assert "| 6k ± 1k | 97 | 3 |" in out and "| 10k ± 1k | 87 | 3 |" in out
+    search_dir = run / "search"
+    for name in ("summary.md", "summary.json", "best_6k.yaml", "best_6k.keras", "best_10k.yaml", "best_10k.keras",
+                 "params_6k/oracle.json", "params_6k/candidates.json", "params_10k/candidates.json"):
+        assert (search_dir / name).is_file(), name
+    assert "--data DIR --calibration-batches 2 --seed 0" in (search_dir / "best_6k.yaml").read_text()
+    assert main(["ofa", "search", str(run), "--params", "6k", *common]) == 0  # done: nothing is scored again
+    assert "  [6k] " not in capsys.readouterr().out
+
+    extracted = tmp_path / "best_6k.keras"
+    assert main(["ofa", "extract", str(run), str(search_dir / "best_6k.yaml"), "--out", str(extracted), "--data",
+                 str(data), "--calibration-batches", "2"]) == 0
+    assert "BatchNorm statistics re-estimated on 8 training clips" in capsys.readouterr().out
+    for a, b in zip(keras.models.load_model(extracted).get_weights(),
+                    keras.models.load_model(search_dir / "best_6k.keras").get_weights()):
+        np.testing.assert_array_equal(a, b)  # the searched model, calibrated the same way again
+
+    assert main(["ofa", "plot", str(run), "--latency", "--runs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "latency 2/2" in out and f"wrote {search_dir / 'pareto.png'}" in out
+    assert (search_dir / "pareto.png").stat().st_size > 10_000
+    latency = json.loads((search_dir / "latency.json").read_text())
+    assert len(latency) == 2 and all(entry["float32_ms"] > 0 for entry in latency.values())
+
+
+def test_search_errors_are_one_line_exit_2(trained_run, tmp_path, capsys):
+    run, data = trained_run
+    (tmp_path / "unfinished").mkdir()
+    (tmp_path / "unfinished" / "spec.yaml").write_text((run / "spec.yaml").read_text())
+    base = ["--data", str(data), "--epsilon", "1k", "--population", "1", "--no-calibration"]
+    cases = [
+        ([str(tmp_path / "unfinished"), "--params", "6k", *base], "has no best.keras"),
+        ([str(run), "--params", "1k", *base, "--out", str(tmp_path / "s")],
+         "no sub-network of this supernet has 1k ± 1k (0-2,000 trainable parameters); the nearest sizes are above: "
+         "3,044"),
+        ([str(run), "--params", "lots", *base], "--params: expected a count like 1.8M"),
+        ([str(run), "--params", "6k", *base, "--population", "0"], "--population must be >= 1"),
+    ]
+    for args, needle in cases:
+        assert main(["ofa", "search", *args]) == 2, needle
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    out = tmp_path / "foreign"
+    assert main(["ofa", "search", str(run), "--params", "6k", *base, "--out", str(out)]) == 0
+    settings = out / "params_6k" / "kaudio_search.json"
+    settings.write_text(settings.read_text().replace('"supernet": "', '"supernet": "another-'))
+    assert main(["ofa", "search", str(run), "--params", "6k", *base, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds a search of another supernet" in err and "--overwrite" in err
+    assert main(["ofa", "plot", str(tmp_path / "unfinished")]) == 2
+    assert "has no summary.json" in capsys.readouterr().err
+
+
+def test_cli_defaults_are_the_librarys():
+    from kaudio.cli import ofa as cli
+    from kaudio.models.ofa.calibrate import DEFAULT_CALIBRATION_BATCHES
+    from kaudio.training.ofa_search import DEFAULT_EPSILON, DEFAULT_POPULATION, parse_budgets
+
+    assert cli.CALIBRATION_BATCHES == DEFAULT_CALIBRATION_BATCHES and cli.POPULATION == DEFAULT_POPULATION
+    assert parse_budgets(["1M"], cli.EPSILON)[0].epsilon == DEFAULT_EPSILON
+
+
+def test_missing_teacher_weights_stop_ofa_training(tmp_path, capsys):
+    import yaml
+
+    from tests.training.test_ofa import ofa_train_spec, write_tiny_teacher
+
+    spec = ofa_train_spec({**write_tiny_teacher(tmp_path, weights=False), "weights": "missing.keras"})
+    (tmp_path / "supernet.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["train", str(tmp_path / "supernet.yaml"), "--data", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "teacher.weights" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_distributed_search_with_a_chief_and_a_worker(trained_run, tmp_path):
+    """keras-tuner's distributed mode: the chief serves the oracle and writes the results, the worker scores."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    run, data = trained_run
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "kaudio", "ofa", "search", str(run), "--data", str(data), "--params", "6k",
+               "--epsilon", "1k", "--population", "2", "--no-calibration", "--out", str(tmp_path / "search")]
+    environment = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port)}
+    processes = [subprocess.Popen(command, env={**environment, "KERASTUNER_TUNER_ID": tuner}, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True) for tuner in ("chief", "tuner0")]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    chief, worker = outputs
+    assert "| 6k ± 1k | 97 | 2 |" in chief and "  [6k] " not in chief  # the chief scores nothing
+    assert worker.count("  [6k] ") == 2 and "this worker is done" in worker
+    assert len(json.loads((tmp_path / "search" / "params_6k" / "candidates.json").read_text())["candidates"]) == 2
