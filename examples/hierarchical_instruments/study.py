@@ -225,6 +225,10 @@ def percent(value: float, std: "float | None" = None, signed: bool = False) -> s
     return text + (f" ± {100 * std:.1f}" if std is not None else "")
 
 
+def seconds_text(seconds: float) -> str:
+    return "–" if math.isnan(seconds) else f"{seconds:.1f}"
+
+
 def cell_rows(cell: Cell, results: Mapping[tuple[str, int], dict]) -> list[dict]:
     """One row per head of ``cell`` with results: means ± std per level/metric, paired differences to
     flat, best epochs, epochs run, converged runs and seconds per epoch. ``results[(head, seed)]`` is a
@@ -278,7 +282,7 @@ def markdown_tables(cells: Sequence[Cell], rows_by_cell: Mapping[str, list[dict]
         for row in rows_by_cell.get(cell.name, []):
             lines.append(f"| {cell.name} | {row['head']} | {','.join(map(str, row['seeds']))} | "
                          f"{','.join(map(str, row['best_epochs']))} | {','.join(map(str, row['epochs']))} | "
-                         f"{row['converged']}/{len(row['seeds'])} | {row['seconds_per_epoch']:.1f} |")
+                         f"{row['converged']}/{len(row['seeds'])} | {seconds_text(row['seconds_per_epoch'])} |")
     parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -307,7 +311,7 @@ def run_status_table(entries: Sequence[Mapping[str, Any]], max_epochs: int) -> s
         finished = e["state"] == "finished"
         converged = ("yes" if e["best_epoch"] < e["epochs"] else "no") if finished else "–"
         best = "–" if e["best_epoch"] is None else str(e["best_epoch"])
-        seconds = "–" if math.isnan(e["seconds_per_epoch"]) else f"{e['seconds_per_epoch']:.1f}"
+        seconds = seconds_text(e["seconds_per_epoch"])
         scores = [percent(e[k]) if finished else "–" for k in ("coarse_pr_auc", "fine_pr_auc")]
         lines.append(f"| {', '.join(e['cells'])} | {e['head']} | {e['seed']} | {e['state']} | "
                      f"{e['epochs']}{'' if finished else f'/{max_epochs}'} | {best} | {converged} | {seconds} | "

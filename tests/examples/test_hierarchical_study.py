@@ -111,6 +111,10 @@ def test_cell_rows_and_tables(study):
     assert gmp["fine_pr_auc_diff"]["mean"] == pytest.approx(0.05)
     text = study.markdown_tables([cell], {"base": out})
     assert "| base | gmp | 3 |" in text and "+3.3 ± " in text and "(2/3)" in text and "| 0/3 |" in text
+    for seed in range(3):
+        del results[("flat", seed)]["epoch_seconds"]  # runs scored elsewhere: no seconds measured
+    text = study.markdown_tables([cell], {"base": study.cell_rows(cell, results)})
+    assert "| base | flat | 0,1,2 | 20,20,20 | 25,25,25 | 3/3 | – |" in text
 
 
 def test_curve_rows_pair_each_milestone(study):
