@@ -64,11 +64,13 @@ def run(args) -> int:
     data = trainer.load_data(args.data)
     verbose = 2 if args.quiet or not sys.stdout.isatty() else 1  # Keras' bar redraws in place: terminals only
     data.save_split(out / "split.json")  # `kaudio evaluate` scores exactly this split
-    print(f"kaudio train: {spec.name} ({spec.head['type']} head, {spec.train['type']} training) on {args.data}: "
-          + ", ".join(f"{len(data.splits[k])} {k}" for k in ("train", "val", "test")) + f" clips → {out}")
+    unit = getattr(data, "unit", "clips")  # an AVC run splits videos
+    model_kind = f"{spec.head['type']} head" if spec.head else f"{spec.fusion['type']} fusion of {', '.join(spec.towers)}"
+    print(f"kaudio train: {spec.name} ({model_kind}, {spec.train['type']} training) on {args.data}: "
+          + ", ".join(f"{len(data.splits[k])} {k}" for k in ("train", "val", "test")) + f" {unit} → {out}")
     test_split = "test" if len(data.splits["test"]) else "val"
     if test_split == "val":
-        print("kaudio train: the data has no test clips; the metrics below are on the validation clips")
+        print(f"kaudio train: the data has no test {unit}; the metrics below are on the validation {unit}")
 
     def train_ds(seed):
         return data.dataset("train", seed)

@@ -8,10 +8,11 @@ from kaudio.training.trainer import COMMON_FIELDS, Trainer, trainer_for
 from kaudio.training.supervised import SupervisedTrainer
 from kaudio.training.sed import SEDTrainer
 from kaudio.training.kd import KDTrainer
+from kaudio.training.avc import AVCTrainer
 from kaudio.training.ofa import OfaTrainer
 from kaudio.training.model import SupervisedModel
 from kaudio.training.schedules import WarmupSchedule
 from kaudio.training.fit import FitResult, fit
 
-__all__ = ["COMMON_FIELDS", "FitResult", "KDTrainer", "OfaTrainer", "SEDTrainer", "SupervisedModel", "SupervisedTrainer", "Trainer", "WarmupSchedule", "fit",
+__all__ = ["AVCTrainer", "COMMON_FIELDS", "FitResult", "KDTrainer", "OfaTrainer", "SEDTrainer", "SupervisedModel", "SupervisedTrainer", "Trainer", "WarmupSchedule", "fit",
            "trainer_for"]

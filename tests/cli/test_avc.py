@@ -67,3 +67,40 @@ def test_bad_input_fails_before_tensorflow_is_imported(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "2 []", result.stderr
     assert "no video files" in result.stderr
+
+
+# --- kaudio train with an avc spec ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def avc_videos(tmp_path_factory):
+    from tests.training.avc_data import write_avc_videos
+
+    return write_avc_videos(tmp_path_factory.mktemp("avc_cli_train") / "videos")
+
+
+def write_tiny_avc(path, **train):
+    import yaml
+
+    from tests.training.avc_data import tiny_avc_spec
+
+    path.write_text(yaml.safe_dump(tiny_avc_spec(**train)))
+    return path
+
+
+def test_train_an_avc_spec_on_a_videos_folder(avc_videos, tmp_path, capsys):
+    spec = write_tiny_avc(tmp_path / "tiny.yaml", epochs=1)
+    assert main(["train", str(spec), "--data", str(avc_videos), "--out", str(tmp_path / "run"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "4 train, 2 val, 0 test videos" in out and "| true \\ predicted | mismatch | match |" in out
+    assert {"best.keras", "split.json", "metrics.md", "history.csv"} <= {p.name for p in (tmp_path / "run").iterdir()}
+
+
+def test_train_avc_bad_folders_are_one_line(tmp_path, capsys):
+    spec = write_tiny_avc(tmp_path / "tiny.yaml", epochs=1)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "broken.mp4").write_bytes(b"")
+    for folder, message in (("empty", "no video files"), ("one", "usable video")):
+        assert main(["train", str(spec), "--data", str(tmp_path / folder), "--out", str(tmp_path / "run"), "-q"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "Traceback" not in err and message in err and len(err.splitlines()) == 1, err
