@@ -1,4 +1,5 @@
-"""``kaudio avc prepare VIDEOS --out SHARDS``: audio-visual correspondence (AVC) pairs cached as TFRecord shards.
+"""``kaudio avc prepare VIDEOS --out SHARDS``: audio-visual correspondence (AVC) pairs cached as TFRecord shards;
+``kaudio avc export RUN --out my_l3.weights.h5``: a trained AVC run's embedding networks for ``kaudio.embed``.
 
 Samples ``--samples`` pairs of a 1-s audio window and a video frame from the ``--split`` videos
 of VIDEOS (the protocol of L3-Net as trained in marl/l3embedding: :mod:`kaudio.data.avc.sampling`)
@@ -10,6 +11,12 @@ Running again continues an interrupted run (complete shards are kept) or adds sa
 settings are refused with the difference named (``--overwrite`` rewrites every shard). Exit
 status: 0, 2 for bad arguments or inputs (one line), 1 when the folder cannot be written, 130
 after Ctrl-C.
+
+``export`` writes the audio tower of RUN's ``best.keras`` (and with ``--vision-out`` the vision tower) as the
+weights of the matching OpenL3 embedding model, the embedding tapped before the tower's final batch norm
+and ReLU (:mod:`kaudio.training.avc_export`): ``kaudio.embed(audio, sr, model="openl3_mel256_music",
+weights="my_l3.weights.h5")``. Exit status 2 (one line) for a folder that is no AVC run or a tower no
+embedding model reproduces.
 """
 from __future__ import annotations
 
@@ -17,7 +24,8 @@ import argparse
 import sys
 
 COMMAND = "avc"
-HELP = "audio-visual correspondence data: 'kaudio avc prepare VIDEOS --out SHARDS' caches pairs as TFRecord shards"
+HELP = ("audio-visual correspondence: 'kaudio avc prepare VIDEOS --out SHARDS' caches pairs as TFRecord shards; "
+        "'kaudio avc export RUN --out FILE.weights.h5' writes a trained run's embedding for kaudio.embed")
 EXIT_INTERRUPTED = 130
 
 
@@ -64,9 +72,20 @@ def add_arguments(parser) -> None:
     prepare.add_argument("--overwrite", action="store_true",
                          help="rewrite every shard, even with other recorded settings")
     prepare.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    export = sub.add_parser("export", help="write a trained AVC run's audio (and vision) embedding network as the "
+                                           "weights of an OpenL3 embedding model",
+                            description="Write the audio tower of RUN/best.keras, tapped before its final batch "
+                                        "norm and ReLU, as a .weights.h5 that kaudio.embed(..., model=NAME, "
+                                        "weights=FILE) loads (NAME is printed).")
+    export.add_argument("run", metavar="RUN", help="the run folder of `kaudio train <avc spec>` (spec.yaml, best.keras)")
+    export.add_argument("--out", "-o", required=True, metavar="FILE.weights.h5", help="the audio embedding weights")
+    export.add_argument("--vision-out", metavar="FILE.weights.h5",
+                        help="also the vision embedding weights (for kaudio.embed_image)")
 
 
 def run(args) -> int:
+    if args.avc_command == "export":
+        return _export(args)
     from kaudio.data.avc import AVCSettings, PrepareInterrupted, prepare_shards
 
     settings = AVCSettings(frame=args.frame, negatives=args.negatives, image_size=args.image_size,
@@ -83,4 +102,14 @@ def run(args) -> int:
     if report.removed_temporaries:
         print(f"removed {report.removed_temporaries} temporary file(s) left by an interrupted run")
     print(report.summary())
+    return 0
+
+
+def _export(args) -> int:
+    from kaudio.training.avc_export import export_embeddings
+
+    for item in export_embeddings(args.run, args.out, args.vision_out):
+        call = "kaudio.embed(audio, sr" if item.tower == "audio" else "kaudio.embed_image(images"
+        print(f"{item.tower} embedding → {item.path}: {call}, model=\"{item.model}\", embedding_size=512, "
+              f"weights=\"{item.path}\") (or the model's _env name: the same network)")
     return 0

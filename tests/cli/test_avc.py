@@ -104,3 +104,32 @@ def test_train_avc_bad_folders_are_one_line(tmp_path, capsys):
         assert main(["train", str(spec), "--data", str(tmp_path / folder), "--out", str(tmp_path / "run"), "-q"]) == 2
         err = capsys.readouterr().err.strip()
         assert "Traceback" not in err and message in err and len(err.splitlines()) == 1, err
+
+
+def test_export_of_a_run_that_no_embedding_model_loads_is_one_line(avc_videos, tmp_path, capsys):
+    spec = write_tiny_avc(tmp_path / "tiny.yaml", epochs=1)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "spec.yaml").write_text(spec.read_text())
+    (tmp_path / "run" / "best.keras").write_bytes(b"")
+    assert main(["avc", "export", str(tmp_path / "run"), "--out", str(tmp_path / "e.weights.h5")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1 and "is none of OpenL3's" in err
+    assert main(["avc", "export", str(tmp_path / "nothing"), "--out", str(tmp_path / "e.weights.h5")]) == 2
+    assert "no spec.yaml" in capsys.readouterr().err
+
+
+def test_export_writes_the_embedding_files(tmp_path, capsys):
+    import yaml
+
+    from kaudio.models.kaudio_model import KaudioModel
+    from kaudio.spec import load_spec
+
+    spec = load_spec("l3_avc_m128")
+    (tmp_path / "run").mkdir()
+    KaudioModel(spec).save(tmp_path / "run" / "best.keras")
+    (tmp_path / "run" / "spec.yaml").write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+    assert main(["avc", "export", str(tmp_path / "run"), "--out", str(tmp_path / "a.weights.h5"),
+                 "--vision-out", str(tmp_path / "v.weights.h5")]) == 0
+    out = capsys.readouterr().out
+    assert 'model="openl3_mel128_music"' in out and 'model="openl3_image_mel128_music"' in out
+    assert (tmp_path / "a.weights.h5").is_file() and (tmp_path / "v.weights.h5").is_file()
