@@ -202,9 +202,10 @@ def test_cli_defaults_are_the_librarys():
     assert parse_budgets(["1M"], cli.EPSILON)[0].epsilon == DEFAULT_EPSILON
 
 
-def test_missing_teacher_weights_stop_ofa_training(tmp_path, capsys):
+def test_missing_or_corrupt_teacher_weights_stop_ofa_training(tmp_path, capsys):
     import yaml
 
+    from tests.training import write_flat_folder
     from tests.training.test_ofa import ofa_train_spec, write_tiny_teacher
 
     spec = ofa_train_spec({**write_tiny_teacher(tmp_path, weights=False), "weights": "missing.keras"})
@@ -212,6 +213,14 @@ def test_missing_teacher_weights_stop_ofa_training(tmp_path, capsys):
     assert main(["train", str(tmp_path / "supernet.yaml"), "--data", str(tmp_path), "-q"]) == 2
     err = capsys.readouterr().err
     assert "teacher.weights" in err and "Traceback" not in err
+    (tmp_path / "corrupt.keras").write_bytes(b"not a Keras archive")
+    spec["teacher"]["weights"] = str(tmp_path / "corrupt.keras")
+    (tmp_path / "supernet.yaml").write_text(yaml.safe_dump(spec))
+    data = write_flat_folder(tmp_path / "data", n=8)
+    assert main(["train", str(tmp_path / "supernet.yaml"), "--data", str(data), "--out", str(tmp_path / "run"),
+                 "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"teacher.weights: cannot load {tmp_path / 'corrupt.keras'}" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
