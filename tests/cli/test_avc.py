@@ -133,3 +133,20 @@ def test_export_writes_the_embedding_files(tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'model="openl3_mel128_music"' in out and 'model="openl3_image_mel128_music"' in out
     assert (tmp_path / "a.weights.h5").is_file() and (tmp_path / "v.weights.h5").is_file()
+
+
+def test_train_avc_on_mixed_videos_skips_the_unusable_ones(tmp_path, capsys):
+    """5- to 120-fps videos, 16/44.1/48-kHz audio (stereo too) train; a video without audio and a corrupt one are
+    skipped with one warning naming how many."""
+    from tests.data.avc.synthetic import write_video
+
+    folder = write_good(tmp_path / "videos")
+    write_video(folder / "noaudio.mp4", 5, audio=False)
+    (folder / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    spec = write_tiny_avc(tmp_path / "tiny.yaml", epochs=1, steps_per_epoch=2)
+    assert main(["train", str(spec), "--data", str(folder), "--out", str(tmp_path / "run"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert "3 train, 2 val, 0 test videos" in captured.out
+    warnings = [line for line in captured.err.splitlines() if "usable video" in line or "skipped" in line]
+    assert len(warnings) == 1 and "5 usable video(s) of 7, skipped 2" in warnings[0], captured.err
+    assert "noaudio.mp4 (no audio stream)" in warnings[0] and "corrupt.mp4 (corrupt" in warnings[0]
