@@ -39,7 +39,7 @@ smallest network; off by default: the paper samples uniformly only).
 Logs: ``loss``, ``kd_bce`` (and ``bce`` against the labels) as the mean over the step's
 sub-networks, and ``kd_bce_q<g>_<lo>-<hi>``: the mean distillation BCE of the sampled sub-networks whose
 trainable parameters lie in that range — the space's configurations cut into four groups of
-(nearly) equal size by parameter count (:class:`SizeBuckets`, e.g. ``kd_bce_q1_569k-1.36M`` …
+(nearly) equal size by parameter count (:class:`SizeBuckets`, e.g. ``kd_bce_q1_569k-1.35M`` …
 ``kd_bce_q4_2.71M-5.22M`` for ``ofa_cnn10``); NaN in an epoch that sampled none (the warm phase
 samples only the largest). Validation (``val_*``) scores the largest network.
 """
