@@ -72,9 +72,10 @@ def embedding_model_for(spec, tower: str) -> str:
     representation = _representation(sections.get("frontend") or {}) if tower == "audio" else None
     audio_representation = _representation(spec.tower_sections("audio").get("frontend") or {})
     if audio_representation is None:
-        raise KaudioError(f"the audio tower's front end ({spec.tower_sections('audio').get('frontend')}) is none "
-                          "of OpenL3's (mel 256, mel 128, linear); its embedding cannot be loaded by a kaudio.embed "
-                          "model")
+        frontend = spec.tower_sections("audio").get("frontend") or {"type": "none"}
+        bands = f" with {frontend['n_mels']} bands" if "n_mels" in frontend else ""
+        raise KaudioError(f"the audio tower's front end ({frontend['type']}{bands}) is none of OpenL3's (mel 256, "
+                          "mel 128, linear); its embedding cannot be loaded by a kaudio.embed model")
     name = f"openl3_{representation}_music" if tower == "audio" else f"openl3_image_{audio_representation}_music"
     problems = _differences(sections, model_spec(name, 512))
     if problems:
