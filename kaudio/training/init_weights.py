@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def load_source_model(path: "str | os.PathLike", key: str = "train.init_weights"
     path = Path(path)
     if not path.is_file():
         raise KaudioError(f"{key}: no such file {path}")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):  # Keras would say "File not found" for it
+        raise KaudioError(f"{key}: {path} is not a Keras archive (a .keras file is a zip file; this one is corrupt, "
+                          "truncated or of another format): save the model again with model.save(...)")
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as err:  # noqa: BLE001  Keras raises ValueError, TypeError, KeyError, AttributeError,

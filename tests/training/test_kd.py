@@ -183,7 +183,7 @@ def test_teacher_weights_that_cannot_be_used(tmp_path, tone_folder, capsys):
     spec = kd_spec(write_teacher(tmp_path), classes=FINE, epochs=1)
     (tmp_path / "corrupt.keras").write_bytes(b"not a zip archive")
     (tmp_path / "corrupt.weights.h5").write_bytes(b"not an HDF5 file")
-    for name, message in (("corrupt.keras", "teacher.weights: cannot load .*corrupt.keras as a Keras model"),
+    for name, message in (("corrupt.keras", "teacher.weights: .*corrupt.keras is not a Keras archive"),
                           ("corrupt.weights.h5", "teacher.weights: .*corrupt.weights.h5 does not fit the teacher")):
         broken = training_spec({**spec, "teacher": {**spec["teacher"], "weights": str(tmp_path / name)}})
         data = trainer_for(broken).load_data(tone_folder)
