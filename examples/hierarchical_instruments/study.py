@@ -299,23 +299,26 @@ def run_state(finished: "dict | None", epochs_done: int, best_epoch: "int | None
 def run_status_table(entries: Sequence[Mapping[str, Any]], max_epochs: int) -> str:
     """Every run started so far, one line each (``entries``: ``cells``, ``head``, ``seed``, ``state``, ``epochs``,
     ``best_epoch``, ``seconds_per_epoch``, and for finished runs ``coarse_pr_auc`` / ``fine_pr_auc``), then how
-    many have not started. A finished run is converged when its best epoch comes before its last; an unfinished
-    one shows its progress and best epoch so far."""
+    many have not started. A finished run is converged when its best epoch comes before its last, and stopped
+    early when early stopping ended it before ``max_epochs`` (a run that converged without stopping early was
+    still close to improving at the cap); an unfinished one shows its progress and best epoch so far."""
     started = [e for e in entries if e["state"] != "not started"]
     lines = [f"**Runs**: {sum(e['state'] == 'finished' for e in entries)} of {len(entries)} finished "
              f"({max_epochs} epochs at most, early stopping on the validation loss; best epoch = lowest validation "
-             "loss; converged = best epoch before the last; test macro PR-AUC in %)", "",
-             "| Cells | Head | Seed | State | Epochs | Best epoch | Converged | Seconds / epoch | Coarse PR-AUC | "
-             "Fine PR-AUC |", "|---|---|---:|---|---:|---:|---|---:|---:|---:|"]
+             "loss; converged = best epoch before the last; stopped early = ended by early stopping before the cap; "
+             "test macro PR-AUC in %)", "",
+             "| Cells | Head | Seed | State | Epochs | Best epoch | Converged | Stopped early | Seconds / epoch | "
+             "Coarse PR-AUC | Fine PR-AUC |", "|---|---|---:|---|---:|---:|---|---|---:|---:|---:|"]
     for e in started:
         finished = e["state"] == "finished"
         converged = ("yes" if e["best_epoch"] < e["epochs"] else "no") if finished else "–"
+        stopped = ("yes" if e["epochs"] < max_epochs else "no") if finished else "–"
         best = "–" if e["best_epoch"] is None else str(e["best_epoch"])
         seconds = seconds_text(e["seconds_per_epoch"])
         scores = [percent(e[k]) if finished else "–" for k in ("coarse_pr_auc", "fine_pr_auc")]
         lines.append(f"| {', '.join(e['cells'])} | {e['head']} | {e['seed']} | {e['state']} | "
-                     f"{e['epochs']}{'' if finished else f'/{max_epochs}'} | {best} | {converged} | {seconds} | "
-                     + " | ".join(scores) + " |")
+                     f"{e['epochs']}{'' if finished else f'/{max_epochs}'} | {best} | {converged} | {stopped} | "
+                     f"{seconds} | " + " | ".join(scores) + " |")
     waiting = len(entries) - len(started)
     if waiting:
         lines += ["", f"{waiting} more run(s) not started."]

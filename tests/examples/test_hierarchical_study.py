@@ -159,10 +159,10 @@ def test_summary_reads_finished_runs_and_reports_the_state_of_the_others(study, 
     assert "| base | resatt | 2 |" in text and "+1.0 ± 4.2 (1/2)" in text
     assert "| base | flat | 0,1 | 30,24 | 30,30 | 1/2 | 31.0 |" in text
     assert "**Partial results**: 4 of " in text and "once its λ is chosen" in text
-    assert "| base, lambda_grid | flat | 0 | finished | 30 | 30 | no | 31.0 | 70.0 | 50.0 |" in text
-    assert "| base, lambda_grid | flat | 1 | finished | 30 | 24 | yes | 31.0 | 72.0 | 50.0 |" in text
+    assert "| base, lambda_grid | flat | 0 | finished | 30 | 30 | no | yes | 31.0 | 70.0 | 50.0 |" in text
+    assert "| base, lambda_grid | flat | 1 | finished | 30 | 24 | yes | yes | 31.0 | 72.0 | 50.0 |" in text
     max_epochs = study.BUDGET["train.epochs"]
-    assert f"| emb256 | flat | 0 | stopped | 3/{max_epochs} | 2 | – | 42.0 | – | – |" in text
+    assert f"| emb256 | flat | 0 | stopped | 3/{max_epochs} | 2 | – | – | 42.0 | – | – |" in text
     total = len(study.unique_runs(s.runs()))
     assert f"{total - 5} more run(s) not started." in text
     lines = (tmp_path / "results.csv").read_text().splitlines()
@@ -176,6 +176,10 @@ def test_run_state(study):
     assert study.run_state(None, 3, 2, claimed=True) == "training"
     assert study.run_state(None, 3, 2, claimed=False) == "stopped"
     assert study.run_state(None, 0, None, claimed=False) == "not started"
+    at_cap = {"cells": ["base"], "head": "flat", "seed": 0, "state": "finished", "epochs": 40, "best_epoch": 36,
+              "seconds_per_epoch": 30.0, "coarse_pr_auc": 0.9, "fine_pr_auc": 0.8}
+    text = study.run_status_table([at_cap], 40)
+    assert "| base | flat | 0 | finished | 40 | 36 | yes | no | 30.0 | 90.0 | 80.0 |" in text
 
 
 def test_work_items_train_the_pairs_of_every_cell_first_and_skip_finished_runs(study, tmp_path):
