@@ -78,7 +78,7 @@ def test_extract_from_a_run_folder_with_tflite(supernet_file, tmp_path, capsys):
      "inline configuration is not in this supernet's space: widths[0] (conv_block2): width ratio 0.5 is not offered; "
      "valid: 0.4, 0.6, 0.8, 1; depths[2] (conv_block4): depth 3 is not offered; valid: 1, 2"),
     (lambda f, d: [str(d / "missing.keras"), SMALL], "SOURCE: no such file"),
-    (lambda f, d: [str(d / "corrupt.keras"), SMALL], "SOURCE: cannot load"),
+    (lambda f, d: [str(d / "corrupt.keras"), SMALL], "corrupt.keras is not a Keras archive"),
     (lambda f, d: [str(d / "plain.keras"), SMALL], "is not a once-for-all supernet (its backbone: PannsCNN)"),
     (lambda f, d: [str(d / "empty_run"), SMALL], "has no best.keras: the run has not finished its first epoch yet"),
     (lambda f, d: [str(f), str(d / "none.yaml")], "no such configuration file"),
