@@ -140,3 +140,21 @@ def test_mirrored_on_two_devices(avc_videos, tmp_path):
     assert result["replicas"] == 2
     assert len(result["history"]["val_accuracy"]) == 1 and np.isfinite(result["history"]["loss"][0])
     assert (tmp_path / "run" / "best.keras").is_file()
+
+
+def test_train_from_shards(avc_videos, tmp_path):
+    """A `kaudio avc prepare` folder trains like the videos: its split, its shards, the fixed validation shards."""
+    from kaudio.data.avc import prepare_shards
+
+    spec = training_spec(tiny_avc_spec(epochs=1, steps_per_epoch=2, val_samples=4))
+    trainer = trainer_for(spec)
+    for split, samples in (("train", 16), ("val", 8)):
+        prepare_shards(avc_videos, tmp_path / "shards", split=split, samples=samples, shard_size=8,
+                       settings=trainer.avc_settings(), progress=False, val_fraction=0.34, test_fraction=0.0)
+    data = trainer.load_data(tmp_path / "shards")
+    videos = trainer.load_data(avc_videos)
+    assert data.splits == videos.splits
+    assert data.save_split(tmp_path / "run" / "split.json").read_text() == (tmp_path / "shards" / "split.json").read_text()
+    result = fit(spec, data.dataset("train", 0), data.dataset("val", 0), run_dir=tmp_path / "run", verbose=0)
+    assert len(result.history["val_accuracy"]) == 1
+    assert sum(int(x["audio"].shape[0]) for x, _ in data.dataset("val")) == 4
