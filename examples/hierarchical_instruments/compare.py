@@ -50,8 +50,8 @@ def spec_path(head: str) -> Path:
 
 @dataclass
 class SeedData:
-    """The dataset folder's clips and, per seed, its split and cached ``tf.data`` datasets (every head
-    of a seed sees the same split and batches)."""
+    """The dataset folder's clips and, per seed, its split and ``tf.data`` datasets (every run of a seed
+    sees the same split and batches)."""
 
     table: object
     val_fraction: float
@@ -87,16 +87,22 @@ class SeedData:
         return split
 
     def datasets(self, seed: int) -> tuple:
-        """``(train_ds, val_ds, test_ds)`` of ``seed``, built once per seed and cached in memory."""
-        if seed not in self._cache:
-            from kaudio.data import make_dataset
+        """``(train_ds, val_ds, test_ds)`` of ``seed``. The training set is built anew for every call, under the
+        global seed ``seed``: ``tf.data``'s shuffle order depends on the global seed set when a dataset is built
+        and on how many passes were made over it before, so a dataset shared between runs (or built after
+        another run set a seed) would give each head of a seed other batches. The validation and test sets (not
+        shuffled) are built once per seed and cached in memory."""
+        import tensorflow as tf
 
-            split = self.split(seed)
-            make = lambda rows, **kw: make_dataset(self.table, rows, self.sample_rate, self.samples,  # noqa: E731
-                                                   self.batch_size, cache="memory", **kw)
-            self._cache[seed] = (make(split["train"], shuffle=True, seed=seed), make(split["val"]),
-                                 make(split["test"]))
-        return self._cache[seed]
+        from kaudio.data import make_dataset
+
+        split = self.split(seed)
+        make = lambda rows, **kw: make_dataset(self.table, rows, self.sample_rate, self.samples,  # noqa: E731
+                                               self.batch_size, cache="memory", **kw)
+        if seed not in self._cache:
+            self._cache[seed] = (make(split["val"]), make(split["test"]))
+        tf.random.set_seed(seed)
+        return (make(split["train"], shuffle=True, seed=seed), *self._cache[seed])
 
 
 def read_finished(run_dir: Path) -> "dict | None":
