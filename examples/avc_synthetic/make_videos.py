@@ -150,8 +150,10 @@ def write_video(path: Path, family: int, seconds: float, fps: int, rng: np.rando
             container.mux(packet)
 
 
-def write_sounds(folder: Path, families: int, clips: int, folds: int, seconds: float, seed: int) -> None:
-    """``clips`` sound clips per family (new draws, in no video), ``labels.csv`` with folds ``1..folds``."""
+def write_sounds(folder: Path, families: int, clips: int, folds: int, seconds: float, seed: int,
+                 noise: float = 0.0) -> None:
+    """``clips`` sound clips per family (new draws, in no video), ``labels.csv`` with folds ``1..folds``;
+    ``noise``: the standard deviation of white noise added to every clip (a harder task)."""
     import soundfile as sf
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -160,7 +162,10 @@ def write_sounds(folder: Path, families: int, clips: int, folds: int, seconds: f
     for family in range(families):
         for i in range(clips):
             name = f"family{family}_{i:03d}.wav"
-            sf.write(folder / name, family_sound(family, seconds, rng), AUDIO_RATE, subtype="PCM_16")
+            sound = family_sound(family, seconds, rng)
+            if noise > 0:
+                sound = np.clip(sound + noise * rng.standard_normal(len(sound)), -1, 1)
+            sf.write(folder / name, sound, AUDIO_RATE, subtype="PCM_16")
             rows.append((name, f"family{family}", str(i % folds + 1)))
     with open(folder / "labels.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([("file", "label", "fold"), *rows])
@@ -176,6 +181,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--audio-out", type=Path, help="also write the held-out labelled sound set here")
     parser.add_argument("--clips-per-family", type=int, default=20)
+    parser.add_argument("--sound-noise", type=float, default=0.0,
+                        help="std of white noise added to the labelled sounds (0.3: about -4 dB SNR)")
     parser.add_argument("--folds", type=int, default=10, help="folds of the labelled set (10: Wilcoxon p can reach 0.002)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -187,7 +194,8 @@ def main(argv=None) -> int:
                 write_video(path, family, args.seconds, args.fps, rng)
     print(f"{args.families * args.videos_per_family} videos in {args.out}")
     if args.audio_out is not None:
-        write_sounds(args.audio_out, args.families, args.clips_per_family, args.folds, 2.0, args.seed)
+        write_sounds(args.audio_out, args.families, args.clips_per_family, args.folds, 2.0, args.seed,
+                     args.sound_noise)
         print(f"{args.families * args.clips_per_family} labelled clips in {args.audio_out} ({args.folds} folds)")
     return 0
 
