@@ -182,7 +182,7 @@ def main(argv=None) -> int:
     parser.add_argument("--audio-out", type=Path, help="also write the held-out labelled sound set here")
     parser.add_argument("--clips-per-family", type=int, default=20)
     parser.add_argument("--sound-noise", type=float, default=0.0,
-                        help="std of white noise added to the labelled sounds (0.3: about -4 dB SNR)")
+                        help="std of white noise added to the labelled sounds (which peak at 0.3-0.7)")
     parser.add_argument("--folds", type=int, default=10, help="folds of the labelled set (10: Wilcoxon p can reach 0.002)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
