@@ -1,5 +1,6 @@
 """``kaudio avc prepare VIDEOS --out SHARDS``: audio-visual correspondence (AVC) pairs cached as TFRecord shards;
-``kaudio avc export RUN --out my_l3.weights.h5``: a trained AVC run's embedding networks for ``kaudio.embed``.
+``kaudio avc export RUN --out my_l3.weights.h5``: a trained AVC run's embedding networks for ``kaudio.embed``;
+``kaudio avc export RUN --keras-out my_l3.keras``: its audio embedding as a standalone Keras model.
 
 Samples ``--samples`` pairs of a 1-s audio window and a video frame from the ``--split`` videos
 of VIDEOS (the protocol of L3-Net as trained in marl/l3embedding: :mod:`kaudio.data.avc.sampling`)
@@ -15,8 +16,10 @@ after Ctrl-C.
 ``export`` writes the audio tower of RUN's ``best.keras`` (and with ``--vision-out`` the vision tower) as the
 weights of the matching OpenL3 embedding model, the embedding tapped before the tower's final batch norm
 and ReLU (:mod:`kaudio.training.avc_export`): ``kaudio.embed(audio, sr, model="openl3_mel256_music",
-weights="my_l3.weights.h5")``. Exit status 2 (one line) for a folder that is no AVC run or a tower no
-embedding model reproduces.
+weights="my_l3.weights.h5")``. ``--keras-out FILE.keras`` writes the audio embedding (the same tap) of
+*any* AVC run — a scaled-down tower too — as a whole ``.keras`` model, for ``kaudio downstream DATA
+--model FILE.keras`` (``--weights none`` there: the same network with random weights). Exit status 2
+(one line) for a folder that is no AVC run or (``--out``) a tower no embedding model reproduces.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import sys
 
 COMMAND = "avc"
 HELP = ("audio-visual correspondence: 'kaudio avc prepare VIDEOS --out SHARDS' caches pairs as TFRecord shards; "
-        "'kaudio avc export RUN --out FILE.weights.h5' writes a trained run's embedding for kaudio.embed")
+        "'kaudio avc export RUN --out FILE.weights.h5 | --keras-out FILE.keras' writes a trained run's embedding")
 EXIT_INTERRUPTED = 130
 
 
@@ -73,12 +76,16 @@ def add_arguments(parser) -> None:
                          help="rewrite every shard, even with other recorded settings")
     prepare.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     export = sub.add_parser("export", help="write a trained AVC run's audio (and vision) embedding network as the "
-                                           "weights of an OpenL3 embedding model",
+                                           "weights of an OpenL3 embedding model, or as a .keras model",
                             description="Write the audio tower of RUN/best.keras, tapped before its final batch "
-                                        "norm and ReLU, as a .weights.h5 that kaudio.embed(..., model=NAME, "
-                                        "weights=FILE) loads (NAME is printed).")
+                                        "norm and ReLU and max-pooled: --out as a .weights.h5 that "
+                                        "kaudio.embed(..., model=NAME, weights=FILE) loads (NAME is printed; OpenL3 "
+                                        "sizes only), --keras-out as a standalone .keras model (any tower) that "
+                                        "`kaudio downstream DATA --model FILE.keras` embeds with.")
     export.add_argument("run", metavar="RUN", help="the run folder of `kaudio train <avc spec>` (spec.yaml, best.keras)")
-    export.add_argument("--out", "-o", required=True, metavar="FILE.weights.h5", help="the audio embedding weights")
+    export.add_argument("--out", "-o", metavar="FILE.weights.h5", help="the audio embedding weights")
+    export.add_argument("--keras-out", metavar="FILE.keras",
+                        help="the audio embedding as a whole Keras model (audio windows -> embedding), for any run")
     export.add_argument("--vision-out", metavar="FILE.weights.h5",
                         help="also the vision embedding weights (for kaudio.embed_image)")
 
@@ -106,6 +113,17 @@ def run(args) -> int:
 
 
 def _export(args) -> int:
+    from kaudio.errors import KaudioError
+
+    if args.out is None and args.keras_out is None:
+        raise KaudioError("give --out FILE.weights.h5 (an OpenL3 model's weights) and/or --keras-out FILE.keras "
+                          "(a standalone embedding model)")
+    if args.vision_out is not None and args.out is None:
+        raise KaudioError("--vision-out goes with --out FILE.weights.h5 (the OpenL3 image model's weights)")
+    if args.keras_out is not None:
+        _export_keras(args.run, args.keras_out)
+    if args.out is None:
+        return 0
     from kaudio.training.avc_export import export_embeddings
 
     for item in export_embeddings(args.run, args.out, args.vision_out):
@@ -113,3 +131,13 @@ def _export(args) -> int:
         print(f"{item.tower} embedding → {item.path}: {call}, model=\"{item.model}\", embedding_size=512, "
               f"weights=\"{item.path}\") (or the model's _env name: the same network)")
     return 0
+
+
+def _export_keras(run_dir: str, out: str) -> None:
+    from kaudio.embedding.keras_file import load_keras_embedding
+    from kaudio.training.avc_export import export_keras_embedding
+
+    embedding = load_keras_embedding(export_keras_embedding(run_dir, out))
+    print(f"audio embedding → {embedding.path}: {embedding.samples} samples at {embedding.sample_rate} Hz → "
+          f"{embedding.dimension}-d; kaudio downstream DATA --model {embedding.path} (--weights none: the same "
+          "network with random weights)")

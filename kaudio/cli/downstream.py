@@ -6,7 +6,10 @@ The protocol (Cramer et al., "Look, Listen and Learn More", ICASSP 2019, ยง3.2โ€
 UrbanSound8K, ESC-50) in :mod:`kaudio.downstream.datasets`. Features are cached per clip in
 ``--cache`` (default: ``REPORT.features/`` beside the report), so a second run with the same model
 (e.g. another ``--grid``) does not embed again; a cache made with another model, weights, hop or
-dataset is refused with the difference named. The report is written only when every fold is done
+dataset is refused with the difference named. ``--model FILE.keras`` embeds with an audio embedding
+model saved as a file (``kaudio avc export RUN --keras-out FILE.keras``: any trained AVC audio tower)
+at its own window and rate; its cache key holds the file's sha256, and ``--weights none`` draws the
+same network's weights afresh with ``--seed``. The report is written only when every fold is done
 (``REPORT.json`` and the table ``REPORT.md``). Exit status: 0, 2 for bad arguments or inputs, 1 when
 an output cannot be written, 130 after Ctrl-C (cached features stay complete and are reused).
 """
@@ -30,11 +33,13 @@ def add_arguments(parser) -> None:
                              "`compare A.json B.json`")
     parser.add_argument("--out", "-o", metavar="REPORT.json", help="the report to write (required for a dataset)")
     parser.add_argument("--model", "-m", default="openl3_mel256_music",
-                        help="an audio embedding model, or 'logmel' for the log-mel baseline (default: %(default)s)")
-    parser.add_argument("--embedding-size", "-s", type=_positive(int), default=6144,
-                        help="embedding size (default: %(default)s)")
+                        help="an audio embedding model, a .keras embedding model file (kaudio avc export RUN "
+                             "--keras-out FILE.keras), or 'logmel' for the log-mel baseline (default: %(default)s)")
+    parser.add_argument("--embedding-size", "-s", type=_positive(int),
+                        help="embedding size (default: 6144; a .keras model: its own)")
     parser.add_argument("--weights", default="pretrained",
-                        help="'pretrained' (default), a weight file, or 'none' for random weights")
+                        help="'pretrained' (default; a .keras model: its own weights), a weight file, or 'none' for "
+                             "random weights (a .keras model: its network re-initialised with --seed)")
     parser.add_argument("--cache", metavar="DIR",
                         help="feature cache folder (default: REPORT.features beside the report)")
     parser.add_argument("--grid", choices=("full", "quick"), default="full",
@@ -48,7 +53,8 @@ def add_arguments(parser) -> None:
                         help="seconds between 1-s windows (default: %(default)s)")
     parser.add_argument("--batch-size", "-b", type=_positive(int), default=32,
                         help="windows per embedding forward pass (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="validation splits, weights, shuffling (default: 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="validation splits, weights, shuffling, a .keras model's random weights (default: 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 

@@ -18,6 +18,9 @@ Features:
 
 * :class:`EmbeddingFeatures` — any kaudio audio embedding model (``openl3_mel256_music`` …) with
   ``weights`` = ``"pretrained"``, a weight file, or ``None`` (random weights);
+* :class:`KerasFileFeatures` — an audio embedding model saved as a ``.keras`` file (``kaudio avc
+  export RUN --keras-out``), at its own input length and rate; its weights, or ``None``: the same
+  network re-initialised (seeded);
 * :class:`LogMelFeatures` — the ``logmel`` baseline: per-band mean and standard deviation over each
   window of a log-mel spectrogram (librosa: 48 kHz, 2048-point Hann STFT every 480 samples (10 ms)
   without centring, power spectrum, 128 Slaney-normalised Slaney-scale mel bands over 0–24 kHz,
@@ -27,7 +30,8 @@ Cache: one ``.npz`` per clip, ``<cache>/<clip path>.npz`` (``features`` (windows
 plus the settings of :class:`FeatureSettings`), written atomically
 (:func:`kaudio.embedding.output.save_npz_atomic`: Ctrl-C leaves no partial file). The folder
 records its settings in ``features.json`` when first used; a folder made with another model,
-weights, hop, framing or dataset is refused with each difference named — never mixed.
+weights (for a ``.keras`` model: another file, by its sha256, or another seed), hop, framing or
+dataset is refused with each difference named — never mixed.
 """
 from __future__ import annotations
 
@@ -130,6 +134,53 @@ class EmbeddingFeatures:
         return embeddings
 
 
+class KerasFileFeatures:
+    """Windows → an audio embedding model saved as a ``.keras`` file
+    (:func:`kaudio.embedding.keras_file.load_keras_embedding`: e.g. ``kaudio avc export RUN --keras-out``),
+    at the model's input length and sample rate.
+
+    Args:
+        path: the ``.keras`` file.
+        weights: ``"pretrained"`` (the file's own weights) or ``None``: the same network with random
+            weights drawn by its initialisers under ``seed``.
+        embedding_size: ``None``, or the model's output size (anything else is refused).
+        hop_size: seconds between windows (0.1 in the protocol).
+        batch_size: windows per forward pass.
+        seed: the seed of the random weights.
+    """
+
+    def __init__(self, path: "str | os.PathLike", weights="pretrained", embedding_size: int | None = None,
+                 hop_size: float = HOP_SIZE, batch_size: int = 32, seed: int = 0):
+        from kaudio.embedding.audio import check_hop_size
+        from kaudio.embedding.keras_file import load_keras_embedding
+        from kaudio.embedding.validation import check_batch_size
+
+        self.batch_size = check_batch_size(batch_size)
+        self.embedding = load_keras_embedding(path, weights, seed)
+        if embedding_size is not None and embedding_size != self.embedding.dimension:
+            raise KaudioError(f"{path}: the model gives {self.embedding.dimension}-d embeddings, not "
+                              f"{embedding_size}; drop --embedding-size (embedding_size=) for a .keras model")
+        self.sample_rate, self.window = self.embedding.sample_rate, self.embedding.samples
+        self.hop = check_hop_size(hop_size, self.sample_rate)
+        self.hop_size = hop_size
+
+    def settings(self, dataset_root: Path) -> FeatureSettings:
+        return FeatureSettings(model=self.embedding.name, embedding_size=self.embedding.dimension,
+                               frontend=self.embedding.frontend, weights=self.embedding.weights_identity,
+                               hop_size=float(self.hop_size), center=False, mode="exact",
+                               dataset=str(Path(dataset_root).resolve()))
+
+    def compute(self, signals: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Features of clips already at :attr:`sample_rate`; one ``(windows, dim)`` array each."""
+        out = []
+        for signal in signals:
+            windows = uniform_windows(np.asarray(signal, np.float32), self.window, self.hop)[..., None]
+            parts = [np.asarray(self.embedding.model.predict_on_batch(windows[i: i + self.batch_size]))
+                     for i in range(0, len(windows), self.batch_size)]
+            out.append(np.concatenate(parts).astype(np.float32))
+        return out
+
+
 @dataclass(frozen=True)
 class LogMelFeatures:
     """The ``logmel`` baseline: per-band mean and std of a log-mel spectrogram over each window
@@ -186,12 +237,19 @@ class LogMelFeatures:
         return out
 
 
-def feature_extractor(model: str, embedding_size: int = 6144, weights="pretrained", hop_size: float = HOP_SIZE,
-                      batch_size: int = 32):
-    """``"logmel"`` → :class:`LogMelFeatures` (``embedding_size`` and ``weights`` do not apply), any
-    other name → :class:`EmbeddingFeatures`."""
+def feature_extractor(model: str, embedding_size: int | None = None, weights="pretrained",
+                      hop_size: float = HOP_SIZE, batch_size: int = 32, seed: int = 0):
+    """``"logmel"`` → :class:`LogMelFeatures` (``embedding_size`` and ``weights`` do not apply), a
+    ``.keras`` file → :class:`KerasFileFeatures` (``seed``: of its random weights with ``weights=None``),
+    any other name → :class:`EmbeddingFeatures`."""
+    from kaudio.embedding.keras_file import is_keras_file
+
     if model == LOGMEL:
         return LogMelFeatures(hop_size=hop_size)
+    if is_keras_file(model):
+        return KerasFileFeatures(model, weights, embedding_size, hop_size, batch_size, seed)
+    if embedding_size is None:
+        embedding_size = 6144
     return EmbeddingFeatures(model, embedding_size, weights, hop_size, batch_size)
 
 

@@ -267,7 +267,7 @@ def _run_folds_in_processes(tasks, dataset, table, cache_folder: Path, jobs: int
 # The whole protocol
 
 
-def run_downstream(dataset, model: str = "openl3_mel256_music", embedding_size: int = 6144, weights="pretrained",
+def run_downstream(dataset, model: str = "openl3_mel256_music", embedding_size: int | None = None, weights="pretrained",
                    cache: "str | os.PathLike | None" = None, protocol: ProtocolSettings | None = None,
                    jobs: int | None = None, hop_size: float = 0.1, batch_size: int = 32, progress: bool = False,
                    on_fold: Callable[[dict], None] | None = None, extractor=None) -> dict:
@@ -275,9 +275,11 @@ def run_downstream(dataset, model: str = "openl3_mel256_music", embedding_size: 
 
     Args:
         dataset: a :class:`~kaudio.downstream.datasets.DownstreamDataset` or its folder.
-        model: an audio embedding model name, or ``"logmel"`` (the baseline).
-        embedding_size: the embedding size (embedding models only).
-        weights: ``"pretrained"``, a weight file, or ``None`` for random weights (embedding models only).
+        model: an audio embedding model name, a ``.keras`` embedding model file (``kaudio avc export
+            --keras-out``), or ``"logmel"`` (the baseline).
+        embedding_size: the embedding size (named models; ``None``: 6144, or a ``.keras`` model's own).
+        weights: ``"pretrained"`` (a ``.keras`` file: its own), a weight file (named models), or ``None``
+            for random weights (a ``.keras`` file: its network re-initialised with ``protocol.seed``).
         cache: the feature cache folder (reused when run again); ``None``: a temporary folder
             removed at the end.
         protocol: :class:`ProtocolSettings` (default: the paper's).
@@ -309,7 +311,7 @@ def run_downstream(dataset, model: str = "openl3_mel256_music", embedding_size: 
     if extractor is None:
         if model == LOGMEL and weights not in (None, "pretrained"):
             raise KaudioError(f"the logmel baseline has no weights; drop weights={weights!r} (--weights)")
-        extractor = feature_extractor(model, embedding_size, weights, hop_size, batch_size)
+        extractor = feature_extractor(model, embedding_size, weights, hop_size, batch_size, protocol.seed)
     jobs = default_jobs(len(dataset.fold_names)) if jobs is None else _check_jobs(jobs, len(dataset.fold_names))
     settings = extractor.settings(dataset.root)
     with tempfile.TemporaryDirectory(prefix="kaudio-downstream-") as scratch:

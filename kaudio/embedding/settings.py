@@ -185,8 +185,14 @@ def weights_identity(info, weights) -> str:
     if not path.is_file():
         raise WeightsError(f"no such weights file: {path} (weights: 'pretrained', a file path, or None / "
                            "--weights none for random weights)")
+    return f"file sha256 {file_sha256(path)}"
+
+
+def file_sha256(path: "str | os.PathLike") -> str:
+    """The sha256 (hex) of a file, remembered per (path, size, modification time)."""
+    path = Path(path)
     stat = path.stat()
-    return f"file sha256 {_file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)}"
+    return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
 @lru_cache(maxsize=32)

@@ -13,6 +13,12 @@ The embedding model is chosen by the audio tower's front end (mel256 → ``openl
 → ``openl3_mel128_*``, linear → ``openl3_linear_*``; ``_music`` and ``_env`` are the same network).
 A tower that the embedding model's network cannot reproduce exactly — another input, front end or
 backbone configuration — is refused with the differences named.
+
+:func:`export_keras_embedding` (``kaudio avc export RUN --keras-out FILE.keras``) has no such limit:
+it writes the audio tower of *any* AVC run (a scaled-down one too) as a whole ``.keras`` embedding
+model — the tower's input and front end, its backbone without the final batch norm and ReLU, a
+global max pool (:func:`audio_embedding_spec`) — that ``kaudio downstream DATA --model FILE.keras``
+embeds with (:mod:`kaudio.embedding.keras_file`).
 """
 from __future__ import annotations
 
@@ -91,37 +97,103 @@ def export_embeddings(run_dir: "str | os.PathLike", out: "str | os.PathLike",
     Raises:
         KaudioError: no run there, a tower no embedding model reproduces, an unwritable output.
     """
-    import keras
-
     from kaudio.builder import build
     from kaudio.embedding.models import model_spec
-    from kaudio.spec import load_spec
 
-    run_dir = Path(run_dir)
-    spec_path, weights_path = run_dir / "spec.yaml", run_dir / "best.keras"
-    for path in (spec_path, weights_path):
-        if not path.is_file():
-            raise KaudioError(f"{run_dir}: no {path.name}; give the folder of a finished or running `kaudio train` "
-                              "AVC run (it holds spec.yaml and best.keras)")
-    spec = load_spec(spec_path)
+    spec = _run_spec(run_dir)
     wanted = [("audio", Path(out))] + ([("vision", Path(vision_out))] if vision_out is not None else [])
     names = {tower: embedding_model_for(spec, tower) for tower, _ in wanted}
     for _, path in wanted:
         if not path.name.endswith(".weights.h5"):
             raise KaudioError(f"{path}: the output must end in .weights.h5 (the file kaudio.embed loads)")
-    try:
-        model = keras.models.load_model(weights_path)
-    except Exception as err:  # Keras raises ValueError, OSError, zipfile errors … for a damaged archive
-        raise KaudioError(f"{weights_path}: cannot load the run's model ({type(err).__name__}: {err}); is the run "
-                          "complete?") from err
+    model = _run_model(run_dir)
     exported = []
     for tower, path in wanted:
-        trained = model.tower(tower).get_layer("backbone")
         embedding = build(model_spec(names[tower], 512)).backbone
-        for layer in embedding.layers:
-            if layer.weights:
-                layer.set_weights(trained.get_layer(layer.name).get_weights())
+        _copy_weights(model.tower(tower).get_layer("backbone"), embedding)
         path.parent.mkdir(parents=True, exist_ok=True)
         embedding.save_weights(path)
         exported.append(ExportedEmbedding(tower, path, names[tower]))
     return exported
+
+
+def audio_embedding_spec(spec) -> dict:
+    """The chain spec (plain data) of ``spec``'s audio tower as an embedding model: the tower's input
+    and front end, its backbone with ``embedding_bn_relu: false`` (the embedding conv's output, before
+    the batch norm and ReLU the AVC network adds), and a global max pool over the whole map.
+
+    Raises:
+        KaudioError: ``spec`` has no audio tower.
+    """
+    towers = spec.towers or {}
+    if "audio" not in towers:
+        raise KaudioError(f"the run's spec {spec.name!r} has no 'audio' tower (towers: {', '.join(towers) or 'none'}); "
+                          "kaudio avc export reads an AVC run (e.g. l3_avc_m256)")
+    sections = spec.tower_sections("audio")
+    backbone = dict(sections["backbone"])
+    if "embedding_bn_relu" in backbone:
+        backbone["embedding_bn_relu"] = False
+    data = {"name": f"{spec.name}_audio_embedding",
+            "description": f"the audio embedding of the AVC network {spec.name} (before its final BN/ReLU, max-pooled)",
+            "input": dict(sections["input"]), "backbone": backbone, "head": {"type": "global_pool", "mode": "max"}}
+    if sections.get("frontend"):
+        data["frontend"] = dict(sections["frontend"])
+    return data
+
+
+def export_keras_embedding(run_dir: "str | os.PathLike", out: "str | os.PathLike") -> Path:
+    """Write the audio embedding of ``run_dir``'s ``best.keras`` as a standalone ``.keras`` model
+    (:func:`audio_embedding_spec` with the trained weights): audio windows ``(batch, samples, 1)`` at the
+    tower's sample rate → ``(batch, dimension)``. Returns the path.
+
+    Raises:
+        KaudioError: no run there, no audio tower, an output not ending in ``.keras``.
+    """
+    from kaudio.builder import build
+    from kaudio.embedding.keras_file import KERAS_SUFFIX
+
+    out = Path(out)
+    if not out.name.endswith(KERAS_SUFFIX):
+        raise KaudioError(f"{out}: the output must end in {KERAS_SUFFIX} (a whole Keras model)")
+    embedding = build(audio_embedding_spec(_run_spec(run_dir)))
+    tower = _run_model(run_dir).tower("audio")
+    if embedding.frontend is not None:
+        _copy_weights(tower.get_layer("frontend"), embedding.frontend)
+    _copy_weights(tower.get_layer("backbone"), embedding.backbone)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    embedding.save(out)
+    return out
+
+
+def _run_spec(run_dir: "str | os.PathLike"):
+    from kaudio.spec import load_spec
+
+    run_dir = Path(run_dir)
+    for name in ("spec.yaml", "best.keras"):
+        if not (run_dir / name).is_file():
+            raise KaudioError(f"{run_dir}: no {name}; give the folder of a finished or running `kaudio train` "
+                              "AVC run (it holds spec.yaml and best.keras)")
+    return load_spec(run_dir / "spec.yaml")
+
+
+def _run_model(run_dir: "str | os.PathLike"):
+    import keras
+
+    path = Path(run_dir) / "best.keras"
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # Keras raises ValueError, OSError, zipfile errors … for a damaged archive
+        raise KaudioError(f"{path}: cannot load the run's model ({type(err).__name__}: {err}); is the run "
+                          "complete?") from err
+
+
+def _copy_weights(source, target) -> None:
+    """``target``'s weights from ``source``: layer by layer by name for a model, else as a whole."""
+    import keras
+
+    if not isinstance(target, keras.Model):
+        target.set_weights(source.get_weights())
+        return
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())

@@ -150,3 +150,21 @@ def test_train_avc_on_mixed_videos_skips_the_unusable_ones(tmp_path, capsys):
     warnings = [line for line in captured.err.splitlines() if "usable video" in line or "skipped" in line]
     assert len(warnings) == 1 and "5 usable video(s) of 7, skipped 2" in warnings[0], captured.err
     assert "noaudio.mp4 (no audio stream)" in warnings[0] and "corrupt.mp4 (corrupt" in warnings[0]
+
+
+def test_export_keras_out_writes_a_standalone_embedding_model_of_any_run(tmp_path, capsys):
+    from kaudio.spec import load_spec
+    from tests.training.avc_data import tiny_avc_spec, write_avc_run
+
+    write_avc_run(tmp_path / "run", load_spec(tiny_avc_spec()))
+    assert main(["avc", "export", str(tmp_path / "run"), "--keras-out", str(tmp_path / "tiny.keras")]) == 0
+    out = capsys.readouterr().out
+    assert f"audio embedding → {tmp_path / 'tiny.keras'}: 8000 samples at 8000 Hz → 8-d" in out
+    assert f"kaudio downstream DATA --model {tmp_path / 'tiny.keras'}" in out
+    for args, message in (([], "give --out FILE.weights.h5 (an OpenL3 model's weights) and/or --keras-out"),
+                          (["--keras-out", str(tmp_path / "a.h5")], "a.h5: the output must end in .keras"),
+                          (["--keras-out", str(tmp_path / "a.keras"), "--vision-out", str(tmp_path / "v.weights.h5")],
+                           "--vision-out goes with --out")):
+        assert main(["avc", "export", str(tmp_path / "run"), *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "Traceback" not in err and len(err.splitlines()) == 1 and message in err, err

@@ -88,3 +88,30 @@ def test_ctrl_c_exits_130_with_one_line(tones, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "interrupted after 0 of 2 fold(s); no report was written" in err and "Traceback" not in err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_keras_embedding_file_runs_end_to_end_with_its_weights_or_random_ones(tones, tmp_path, capsys):
+    from tests.training.avc_data import tiny_keras_embedding
+
+    model = str(tiny_keras_embedding(tmp_path))
+    quick = ["--model", model, "--grid", "quick", "--epochs", "2", "--quiet"]
+    reports = {}
+    for name, extra in (("trained", []), ("random", ["--weights", "none"])):
+        out = tmp_path / f"{name}.json"
+        assert main(["downstream", str(tones), "--out", str(out), *quick, *extra]) == 0
+        assert f"features {model};" in capsys.readouterr().out
+        reports[name] = json.loads(out.read_text())
+    trained, random = (reports[name]["features"] for name in ("trained", "random"))
+    assert trained["model"] == random["model"] == "tiny_avc_audio_embedding" and trained["dimension"] == 8
+    assert trained["weights"].startswith("file sha256 ") and random["weights"].startswith("random seed 0 (")
+    assert reports["trained"]["accuracy"]["folds"] == 2
+    # the trained features' cache refuses the random network
+    assert main(["downstream", str(tones), "--out", str(tmp_path / "r.json"), "--cache",
+                 str(tmp_path / "trained.features"), *quick, "--weights", "none"]) == 2
+    one_error_line(capsys, "was made with other settings (weights: file has file sha256")
+    assert main(["downstream", str(tones), "--out", str(tmp_path / "r.json"), *quick, "-s", "512"]) == 2
+    one_error_line(capsys, "gives 8-d embeddings, not 512")
+    (tmp_path / "bad.keras").write_bytes(b"")
+    assert main(["downstream", str(tones), "--out", str(tmp_path / "r.json"), "--model",
+                 str(tmp_path / "bad.keras")]) == 2
+    one_error_line(capsys, "bad.keras: cannot load as a Keras model")

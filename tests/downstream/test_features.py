@@ -150,3 +150,36 @@ def test_an_interrupted_run_leaves_complete_files_and_continues(small_dataset, t
     resumed = CountingExtractor()
     table = compute_features(small_dataset, resumed, cache, clips_per_call=2)
     assert (table.computed, table.reused, resumed.clips) == (4, 2, 4)
+
+
+def test_a_keras_file_is_the_model_on_its_own_windows_and_its_sha256_keys_the_cache(small_dataset, tmp_path):
+    import keras
+
+    from kaudio.downstream.features import KerasFileFeatures
+    from tests.training.avc_data import tiny_keras_embedding
+
+    path = tiny_keras_embedding(tmp_path / "model")
+    extractor = feature_extractor(str(path), None, "pretrained", hop_size=0.25, batch_size=3)
+    assert isinstance(extractor, KerasFileFeatures)
+    assert (extractor.sample_rate, extractor.window, extractor.hop) == (RATE, 8000, 2000)
+    clip = 0.1 * np.random.default_rng(0).standard_normal(13000).astype(np.float32)  # 1.625 s: 3 windows
+    features = extractor.compute([clip])[0]
+    windows = uniform_windows(clip, 8000, 2000)[..., None]
+    np.testing.assert_allclose(features, keras.models.load_model(path).predict(windows, verbose=0), atol=1e-6)
+    assert features.shape == (3, 8)
+    settings = extractor.settings(small_dataset.root)
+    assert settings.model == "tiny_avc_audio_embedding" and settings.weights.startswith("file sha256 ")
+    compute_features(small_dataset, extractor, FeatureCache(tmp_path / "cache", settings))
+    # another file with the same network and name, other weights: refused by its sha256
+    other = tiny_keras_embedding(tmp_path / "other")
+    model = keras.models.load_model(other)
+    model.backbone.layers[-1].set_weights([w + 0.5 for w in model.backbone.layers[-1].get_weights()])
+    model.save(other)
+    with pytest.raises(KaudioError, match=r"other settings \(weights: file has file sha256 [0-9a-f]+, this run "
+                                          r"file sha256 [0-9a-f]+\)"):
+        FeatureCache(tmp_path / "cache", feature_extractor(str(other), hop_size=0.25).settings(small_dataset.root))
+    random = feature_extractor(str(path), None, None, hop_size=0.25, seed=3)
+    with pytest.raises(KaudioError, match=r"this run random seed 3 \(the network of file sha256"):
+        FeatureCache(tmp_path / "cache", random.settings(small_dataset.root))
+    with pytest.raises(KaudioError, match="gives 8-d embeddings, not 512; drop --embedding-size"):
+        feature_extractor(str(path), 512)

@@ -1,7 +1,8 @@
-"""examples/avc_synthetic: the synthetic videos and sounds, and the tower feature extractor of downstream.py."""
+"""examples/avc_synthetic: the synthetic videos and sounds, and downstream.sh (the command-line comparison)."""
 import csv
 import importlib.util
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,22 +41,27 @@ def test_videos_and_held_out_sounds(tmp_path):
     assert picture.frame(0.5).shape == (make.HEIGHT, make.WIDTH, 3)
 
 
-def test_tower_features_are_the_tapped_embedding_per_protocol_window():
-    from kaudio.downstream.features import uniform_window_count
-    from kaudio.models.kaudio_model import KaudioModel
+@pytest.mark.slow  # seven kaudio processes (four import TensorFlow): 52 s measured on 2 busy cores
+def test_downstream_script_compares_the_three_feature_sets_with_the_command_line(tmp_path):
+    """downstream.sh on a tiny AVC run and a tiny labelled set: export, three reports, the comparison."""
+    import json
+    import os
+    import subprocess
+
     from kaudio.spec import load_spec
-    from tests.training.avc_data import tiny_avc_spec
+    from tests.downstream.synthetic import make_tone_dataset
+    from tests.training.avc_data import tiny_avc_spec, write_avc_run
 
-    downstream = load("downstream")
-    model = KaudioModel(load_spec(tiny_avc_spec()))
-    features = downstream.TowerFeatures(model, "tiny", "random")
-    signal = np.random.default_rng(0).standard_normal(12000).astype("float32")
-    values = features.compute([signal])[0]
-    assert values.shape == (uniform_window_count(12000, 8000, 800), 8)
-    backbone = model.tower("audio").get_layer("backbone")
-    tapped = backbone.get_layer("audio_embedding_layer").output
-    import keras
-
-    first = keras.Model(backbone.input, tapped)(model.tower("audio").get_layer("frontend")(signal[None, :8000, None]))
-    np.testing.assert_allclose(values[0], np.max(np.asarray(first), axis=(1, 2))[0], rtol=1e-5, atol=1e-6)
-    assert features.settings(REPO).items()["embedding_size"] == 8
+    write_avc_run(tmp_path / "run", load_spec(tiny_avc_spec()))
+    sounds = make_tone_dataset(tmp_path / "sounds", folds=(1, 2), clips_per_class=2)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(["bash", str(HERE / "downstream.sh"), str(tmp_path / "run"), str(sounds),
+                             str(tmp_path / "out"), "--grid", "quick", "--epochs", "2", "--quiet"],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    reports = {name: json.loads((tmp_path / "out" / f"{name}.json").read_text())["features"]
+               for name in ("trained", "random", "logmel")}
+    assert reports["trained"]["model"] == "tiny_avc_audio_embedding" and reports["trained"]["dimension"] == 8
+    assert reports["random"]["weights"].startswith("random seed 0") and reports["logmel"]["dimension"] == 256
+    comparison = (tmp_path / "out" / "comparison.md").read_text()
+    assert comparison.count("Wilcoxon signed-rank test") == 3 and "## random vs logmel" in comparison

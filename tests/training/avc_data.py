@@ -2,6 +2,8 @@
 1-s windows at 8 kHz (2,570 parameters), and a folder of six synthetic videos (one tone and one colour each)."""
 from pathlib import Path
 
+import numpy as np
+
 from tests.data.avc.synthetic import write_video
 
 
@@ -33,3 +35,33 @@ def write_avc_videos(folder: Path, count: int = 6) -> Path:
     for i in range(count):
         write_video(folder / f"v{i}.mp4", i, seconds=2.0, fps=10, audio_rate=8000)
     return folder
+
+
+def write_avc_run(folder: Path, spec):
+    """A run folder (``spec.yaml``, ``best.keras``) of ``spec`` (a validated Spec) with random weights and
+    non-trivial batch-norm statistics; returns the model."""
+    import keras
+    import yaml
+
+    from kaudio.models.kaudio_model import KaudioModel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model = KaudioModel(spec)
+    rng = np.random.default_rng(0)
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
+                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, variance.shape)])
+    model.save(folder / "best.keras")
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+    return model
+
+
+def tiny_keras_embedding(folder: Path, name: str = "tiny.keras") -> Path:
+    """The audio embedding of a tiny AVC run (8-kHz, 1-s windows → 8-d) exported as ``folder/name``."""
+    from kaudio.spec import load_spec
+    from kaudio.training.avc_export import export_keras_embedding
+
+    write_avc_run(folder / "run", load_spec(tiny_avc_spec()))
+    return export_keras_embedding(folder / "run", folder / name)

@@ -1,4 +1,6 @@
 """kaudio.training.avc_export: a run's towers → the .weights.h5 files kaudio.embed / embed_image load."""
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -6,25 +8,12 @@ import yaml
 
 import kaudio
 from kaudio.errors import KaudioError
-from kaudio.models.kaudio_model import KaudioModel
 from kaudio.spec import load_spec
-from kaudio.training.avc_export import embedding_model_for, export_embeddings
-from tests.training.avc_data import tiny_avc_spec
+from kaudio.training.avc_export import (audio_embedding_spec, embedding_model_for, export_embeddings,
+                                        export_keras_embedding)
+from tests.training.avc_data import tiny_avc_spec, write_avc_run
 
-
-def _run(folder, spec):
-    """A run folder with ``spec`` and its model with random weights and non-trivial BN statistics."""
-    folder.mkdir(parents=True, exist_ok=True)
-    model = KaudioModel(spec)
-    rng = np.random.default_rng(0)
-    for layer in model._flatten_layers(include_self=False):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, variance.shape)])
-    model.save(folder / "best.keras")
-    (folder / "spec.yaml").write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
-    return model
+EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "avc_synthetic" / "avc_small.yaml"
 
 
 def _tapped(model, tower, x):
@@ -38,7 +27,7 @@ def _tapped(model, tower, x):
 
 def test_exported_towers_give_the_tapped_embedding(tmp_path):
     spec = load_spec("l3_avc_m256")
-    model = _run(tmp_path / "run", spec)
+    model = write_avc_run(tmp_path / "run", spec)
     files = export_embeddings(tmp_path / "run", tmp_path / "my_l3.weights.h5", tmp_path / "my_l3_image.weights.h5")
     assert [(f.tower, f.model) for f in files] == [("audio", "openl3_mel256_music"),
                                                    ("vision", "openl3_image_mel256_music")]
@@ -78,3 +67,32 @@ def test_a_damaged_best_keras_is_named(tmp_path):
     (tmp_path / "best.keras").write_bytes(b"not a zip archive")
     with pytest.raises(KaudioError, match="best.keras: cannot load the run's model"):
         export_embeddings(tmp_path, tmp_path / "x.weights.h5")
+
+
+@pytest.mark.parametrize("spec", [tiny_avc_spec(), str(EXAMPLE_SPEC)])
+def test_the_keras_export_gives_the_tapped_embedding_of_any_run(tmp_path, spec):
+    """Any AVC tower, scaled down too (no OpenL3 model has its network): the standalone .keras model is the
+    tower's embedding conv before its BN/ReLU, max-pooled."""
+    spec = load_spec(spec)
+    model = write_avc_run(tmp_path / "run", spec)
+    path = export_keras_embedding(tmp_path / "run", tmp_path / "out" / "audio.keras")
+    exported = keras.models.load_model(path)
+    assert exported.spec.backbone["embedding_bn_relu"] is False and exported.spec.head == {"type": "global_pool",
+                                                                                            "mode": "max"}
+    samples = spec.towers["audio"]["input"]["samples"]
+    audio = (0.3 * np.random.default_rng(1).standard_normal((2, samples, 1))).astype("float32")
+    expected = _tapped(model, "audio", audio)
+    assert exported.output.shape[-1] == expected.shape[-1]
+    np.testing.assert_allclose(np.asarray(exported(audio)), expected, atol=1e-5, rtol=1e-5)
+    # the tap differs from the tower's own output (after BN + ReLU): the export is not the tower
+    assert not np.allclose(np.asarray(model.tower("audio")(audio)), expected, atol=1e-3)
+
+
+def test_the_keras_export_names_its_problems(tmp_path):
+    write_avc_run(tmp_path / "run", load_spec(tiny_avc_spec()))
+    with pytest.raises(KaudioError, match=r"a.weights.h5: the output must end in .keras"):
+        export_keras_embedding(tmp_path / "run", tmp_path / "a.weights.h5")
+    with pytest.raises(KaudioError, match="no spec.yaml"):
+        export_keras_embedding(tmp_path / "nothing", tmp_path / "a.keras")
+    with pytest.raises(KaudioError, match="has no 'audio' tower"):
+        audio_embedding_spec(load_spec("l3_m256"))
