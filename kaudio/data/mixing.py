@@ -66,23 +66,21 @@ Safe to interrupt and resume
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
 import json
 import math
 import os
-import re
-import secrets
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TextIO
+from typing import Sequence, TextIO
 
 import numpy as np
 
-from kaudio.errors import InputError, KaudioError, KaudioWarning, OutputError
+from kaudio.atomic import remove_stale_temporaries, write_atomic, write_text_atomic
+from kaudio.errors import InputError, KaudioError, KaudioWarning
 
 #: Audio file extensions searched for (those of ``kaudio.embedding.audio_files.AUDIO_EXTENSIONS``,
 #: repeated here because that module imports TensorFlow).
@@ -97,8 +95,6 @@ LABEL_COLUMNS = ("file", "tags", "split", "fold", "snr")
 EVENT_COLUMNS = ("file", "onset", "offset", "class")
 SETTINGS_VERSION = 1
 
-#: A temporary file of :func:`write_atomic`: ``.<name>.<pid>-<12 hex>.tmp``.
-_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{12}\.tmp$")
 #: Option names of the settings (for messages about a settings mismatch).
 _OPTION = {"clip_seconds": "--clip-seconds", "sample_rate": "--sample-rate", "events_per_clip": "--events-per-clip",
            "snrs": "--snr", "max_event_seconds": "--max-event-seconds", "overlap": "--allow-overlap",
@@ -508,63 +504,7 @@ def _rms(x: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------------------------
-# Atomic writes and temporary files
-
-
-@contextlib.contextmanager
-def atomic_output(path: "str | os.PathLike") -> Iterator[Path]:
-    """A hidden temporary file beside ``path`` (``.<name>.<pid>-<hex>.tmp``, created empty) to be
-    filled inside the ``with`` block — by a writer that needs a file name, such as
-    ``tf.io.TFRecordWriter`` — then flushed to disk and renamed over ``path``. Readers never see a
-    partial file; if the block raises (Ctrl-C included) the temporary file is removed and ``path``
-    is unchanged.
-
-    Raises:
-        OutputError: the folder cannot be written.
-    """
-    from kaudio.writable import describe_os_error
-
-    path = Path(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
-            try:
-                os.close(os.open(tmp, flags, 0o666))
-                break
-            except FileExistsError:  # pragma: no cover - 48 random bits
-                continue
-    except OSError as err:
-        raise OutputError(f"cannot write {path}: {describe_os_error(err, path.parent)}") from err
-    try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(err, OSError):
-            raise OutputError(f"cannot write {path}: {describe_os_error(err, path.parent)}") from err
-        raise
-
-
-def write_atomic(path: "str | os.PathLike", write: Callable[[io.BufferedWriter], None]) -> Path:
-    """Call ``write(handle)`` on a hidden temporary file beside ``path`` and rename it over ``path``
-    (:func:`atomic_output`) — the pattern of :func:`kaudio.embedding.output.save_npz_atomic`, for
-    any file.
-
-    Raises:
-        OutputError: the folder cannot be written.
-    """
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as handle:
-            write(handle)
-    return path
+# Atomic writes (kaudio.atomic: temporary file, fsync, rename; stale temporaries removed on the next run)
 
 
 def write_wav_atomic(path: "str | os.PathLike", audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
@@ -572,33 +512,6 @@ def write_wav_atomic(path: "str | os.PathLike", audio: np.ndarray, sample_rate: 
     import soundfile as sf
 
     return write_atomic(path, lambda handle: sf.write(handle, audio, sample_rate, subtype=subtype, format="WAV"))
-
-
-def write_text_atomic(path: "str | os.PathLike", text: str) -> Path:
-    """Write UTF-8 ``text`` with :func:`write_atomic`."""
-    return write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
-
-
-def remove_stale_temporaries(folder: "str | os.PathLike") -> int:
-    """Remove the temporary files of :func:`write_atomic` that a killed run left in ``folder``
-    (those of a process still running are kept). Returns the number removed."""
-    from kaudio.embedding.output import _process_alive
-
-    removed = 0
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0
-    for entry in entries:
-        match = _TEMPORARY.match(entry.name)
-        if not match or not entry.is_file(follow_symlinks=False) or _process_alive(int(match.group("pid"))):
-            continue
-        try:
-            os.unlink(entry.path)
-            removed += 1
-        except OSError:
-            pass
-    return removed
 
 
 def _csv_text(columns: Sequence[str], rows: Sequence[Sequence]) -> str:

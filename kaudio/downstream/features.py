@@ -286,7 +286,7 @@ class FeatureCache:
             if self.folder.is_dir() and any(self.folder.iterdir()):
                 raise KaudioError(f"feature cache {self.folder} is a folder with other content and no "
                                   f"{CACHE_SETTINGS_FILE}; give an empty or new folder")
-            from kaudio.data.mixing import write_text_atomic
+            from kaudio.atomic import write_text_atomic
 
             ensure_writable_folder(self.folder, "feature cache folder")
             write_text_atomic(record, json.dumps(settings.items(), indent=2) + "\n")

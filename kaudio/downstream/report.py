@@ -19,8 +19,8 @@ def markdown_path(path: "str | os.PathLike") -> Path:
 
 def write_report(report: dict, path: "str | os.PathLike") -> tuple[Path, Path]:
     """Write ``report`` to ``path`` (JSON) and its table to ``path`` with ``.md``, each atomically
-    (:func:`kaudio.data.mixing.write_text_atomic`). Returns both paths."""
-    from kaudio.data.mixing import write_text_atomic
+    (:func:`kaudio.atomic.write_text_atomic`). Returns both paths."""
+    from kaudio.atomic import write_text_atomic
 
     path = Path(path)
     write_text_atomic(path, json.dumps(report, indent=2) + "\n")

@@ -10,23 +10,18 @@
 from __future__ import annotations
 
 import os
-import re
-import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from kaudio.errors import InputError, OutputError
-from kaudio.writable import describe_os_error, ensure_writable_folder
+from kaudio import atomic
+from kaudio.atomic import is_temporary  # noqa: F401  (re-exported: output.is_temporary tells an output from a temporary)
+from kaudio.errors import InputError
+from kaudio.writable import ensure_writable_folder
 
-#: A temporary file of :func:`save_npz_atomic`: ``.<name>.npz.<pid>-<12 hex>.tmp``. Files of the
-#: older form ``.<name>.npz.<12 hex>.tmp`` carry no process id.
-_TEMPORARY = re.compile(r"^\.(?P<target>.+\.npz)\.(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.tmp$")
 #: Temporary files without a process id are removed only once they are this old (seconds).
-LEGACY_TEMPORARY_AGE_S = 3600
 
 
 def output_path(filepath: "str | os.PathLike", suffix: str | None = None,
@@ -117,51 +112,10 @@ def plan_outputs(sources: Sequence[tuple["str | os.PathLike", Sequence[Path]]],
 
 
 def remove_stale_temporaries(folder: "str | os.PathLike") -> int:
-    """Remove temporary files of :func:`save_npz_atomic` that a killed run left in ``folder``.
-
-    A file whose writing process is still alive (another kaudio run writing right now) is kept;
-    files of the older name form without a process id are removed once an hour old. Returns the
-    number removed.
-    """
-    removed = 0
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0
-    for entry in entries:
-        match = _TEMPORARY.match(entry.name)
-        if not match or not entry.is_file(follow_symlinks=False):
-            continue
-        pid = match.group("pid")
-        if pid is not None and _process_alive(int(pid)):
-            continue
-        if pid is None and time.time() - entry.stat().st_mtime < LEGACY_TEMPORARY_AGE_S:
-            continue
-        try:
-            os.unlink(entry.path)
-            removed += 1
-        except OSError:
-            pass
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def is_temporary(path: "str | os.PathLike") -> bool:
-    """Whether ``path`` looks like a temporary file of :func:`save_npz_atomic`."""
-    return _TEMPORARY.match(Path(path).name) is not None
+    """Remove temporary files of :func:`save_npz_atomic` that a killed run left in ``folder``
+    (:func:`kaudio.atomic.remove_stale_temporaries`; files of the older name form without a process
+    id, ``.<name>.npz.<12 hex>.tmp``, once an hour old). Returns the number removed."""
+    return atomic.remove_stale_temporaries(folder, legacy_suffixes=(".npz",))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -180,36 +134,9 @@ def save_npz_atomic(path: "str | os.PathLike", settings=None, **arrays) -> Path:
     Raises:
         OutputError: the folder cannot be created or written.
     """
-    path = Path(path)
     if settings is not None:
         arrays = {**arrays, **settings.arrays()}
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
-            try:
-                fd = os.open(tmp, flags, 0o666)
-                break
-            except FileExistsError:  # pragma: no cover - 48 random bits
-                continue
-    except OSError as err:
-        raise OutputError(f"cannot write {path}: {describe_os_error(err, path.parent)}") from err
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(err, OSError):
-            raise OutputError(f"cannot write {path}: {describe_os_error(err, path.parent)}") from err
-        raise
-    return path
+    return atomic.write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 
 def mirrored_folder(source: Path, root: Path | None, output_dir: "str | os.PathLike | None") -> Path | None:

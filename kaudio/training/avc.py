@@ -231,7 +231,7 @@ class AVCRunData:
     def save_split(self, path) -> Path:
         """Write (or check against) the run's ``split.json``: the videos of each split."""
         from kaudio.data.avc.split import load_or_make_split
-        from kaudio.data.mixing import write_text_atomic
+        from kaudio.atomic import write_text_atomic
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -185,7 +185,7 @@ def _write_shard(path: Path, dataset, image_encoding: str, on_sample) -> int:
     """Write a shard to a temporary file beside ``path`` and rename it when complete; returns its sample count."""
     import tensorflow as tf
 
-    from kaudio.data.mixing import atomic_output
+    from kaudio.atomic import atomic_output
 
     count = 0
     with atomic_output(path) as temporary:
@@ -223,7 +223,7 @@ def prepare_shards(videos_dir: "str | os.PathLike", out_dir: "str | os.PathLike"
     """
     from kaudio.data.avc.pipeline import pair_dataset
     from kaudio.data.avc.videos import scan_videos
-    from kaudio.data.mixing import remove_stale_temporaries, write_text_atomic
+    from kaudio.atomic import remove_stale_temporaries, write_text_atomic
     from kaudio.progress import Progress
     from kaudio.writable import ensure_writable_folder
 

@@ -65,7 +65,7 @@ def load_or_make_split(path: "str | os.PathLike", keys: Sequence[str], seed: int
         KaudioError: the saved split holds other videos than ``keys`` (both differences named, a
             few keys each) or was made with another seed or other fractions.
     """
-    from kaudio.data.mixing import write_text_atomic
+    from kaudio.atomic import write_text_atomic
 
     path = Path(path)
     if not path.is_file():
