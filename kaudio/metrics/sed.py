@@ -145,23 +145,10 @@ def activity_to_events(activity, classes: Sequence[str], frame_hop_s: float = DE
     return sorted(events)
 
 
-# ----------------------------------------------------------------------------------------------
-# Segment-based
-
-
-@dataclass(frozen=True)
-class SegmentScores:
-    """Counts of segment-based evaluation (summed over segments and clips) and the scores from them."""
-
-    tp: int
-    fp: int
-    fn: int
-    n_ref: int
-    n_sys: int
-    substitutions: int
-    deletions: int
-    insertions: int
-    segments: int
+class _DetectionScores:
+    """Precision, recall, F1 and error rate from the counts ``tp``, ``n_ref``, ``n_sys``,
+    ``substitutions``, ``deletions`` and ``insertions`` (Mesaros et al. 2016, "Metrics for polyphonic sound
+    event detection", §2–3)."""
 
     @property
     def precision(self) -> float:
@@ -179,6 +166,25 @@ class SegmentScores:
     def error_rate(self) -> float:
         errors = self.substitutions + self.deletions + self.insertions
         return errors / self.n_ref if self.n_ref else float("nan")
+
+
+# ----------------------------------------------------------------------------------------------
+# Segment-based
+
+
+@dataclass(frozen=True)
+class SegmentScores(_DetectionScores):
+    """Counts of segment-based evaluation (summed over segments and clips) and the scores from them."""
+
+    tp: int
+    fp: int
+    fn: int
+    n_ref: int
+    n_sys: int
+    substitutions: int
+    deletions: int
+    insertions: int
+    segments: int
 
 
 def _f1(tp: int, n_ref: int, n_sys: int) -> float:
@@ -244,7 +250,7 @@ def segment_based(reference: Mapping[str, Sequence], estimated: Mapping[str, Seq
 
 
 @dataclass(frozen=True)
-class EventScores:
+class EventScores(_DetectionScores):
     """Counts of event-based evaluation (summed over clips) and the scores from them."""
 
     tp: int
@@ -259,23 +265,6 @@ class EventScores:
     @property
     def insertions(self) -> int:
         return self.n_sys - self.tp - self.substitutions
-
-    @property
-    def precision(self) -> float:
-        return self.tp / self.n_sys if self.n_sys else float("nan")
-
-    @property
-    def recall(self) -> float:
-        return self.tp / self.n_ref if self.n_ref else float("nan")
-
-    @property
-    def f1(self) -> float:
-        return _f1(self.tp, self.n_ref, self.n_sys)
-
-    @property
-    def error_rate(self) -> float:
-        errors = self.substitutions + self.deletions + self.insertions
-        return errors / self.n_ref if self.n_ref else float("nan")
 
 
 def _times_match(ref, est, t_collar: float, percentage_of_length: float, evaluate_offset: bool) -> bool:
