@@ -208,6 +208,17 @@ def pair_dataset(videos: Sequence[VideoInfo], settings: AVCSettings | None = Non
         return inputs, targets, meta
 
     dataset = dataset.map(stored, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return finish_pairs(dataset, samples=samples, cache=cache, raw=raw, with_metadata=with_metadata,
+                        batch_size=batch_size, drop_remainder=drop_remainder, prefetch=prefetch)
+
+
+def finish_pairs(dataset, *, samples: int | None, raw: bool, with_metadata: bool, batch_size: int | None,
+                 drop_remainder: bool, prefetch: bool, cache: bool = False):
+    """The common end of the pair datasets (streamed from videos or read from shards): ``(stored
+    inputs, targets, metadata)`` elements → the first ``samples`` (optionally cached) → model inputs
+    unless ``raw`` → without the metadata unless ``with_metadata`` → batched → prefetched."""
+    import tensorflow as tf
+
     if samples is not None:
         dataset = dataset.take(int(samples))
     if cache:

@@ -377,7 +377,8 @@ def read_shards(folder: "str | os.PathLike", split: str = "train", *, shuffle: b
     """
     import tensorflow as tf
 
-    from kaudio.data.avc.augment import AUDIO_KEY, TARGET_KEY, VISION_KEY, model_inputs, one_hot_label
+    from kaudio.data.avc.augment import AUDIO_KEY, TARGET_KEY, VISION_KEY, one_hot_label
+    from kaudio.data.avc.pipeline import finish_pairs
 
     shards = ShardSet.open(folder, split)
     settings = shards.settings
@@ -428,13 +429,5 @@ def read_shards(folder: "str | os.PathLike", split: str = "train", *, shuffle: b
         else:
             records = records.shuffle(settings.shuffle_buffer, seed=seed)
     dataset = records.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if samples is not None:
-        dataset = dataset.take(int(samples))
-    if not raw:
-        dataset = dataset.map(lambda x, y, meta: (*model_inputs(x, y), meta), num_parallel_calls=tf.data.AUTOTUNE,
-                              deterministic=True)
-    if not with_metadata:
-        dataset = dataset.map(lambda x, y, meta: (x, y))
-    if batch_size is not None:
-        dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
-    return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset
+    return finish_pairs(dataset, samples=samples, raw=raw, with_metadata=with_metadata, batch_size=batch_size,
+                        drop_remainder=drop_remainder, prefetch=prefetch)
