@@ -1,7 +1,5 @@
 """examples/finetune/finetune.py end to end: a backbone preset with weights from a file, a new head,
 frozen then partly unfrozen training, and a .keras file that loads back."""
-import importlib.util
-import sys
 
 import keras
 import numpy as np
@@ -9,18 +7,13 @@ import pytest
 import soundfile as sf
 
 from kaudio.models import Backbone
-from tests.conftest import REPO
+from tests.examples import load_example
 
-SCRIPT = REPO / "examples" / "finetune" / "finetune.py"
 
 
 @pytest.fixture(scope="module")
 def finetune():
-    spec = importlib.util.spec_from_file_location("finetune_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["finetune_example"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("finetune", "finetune", "finetune_example")
 
 
 def test_block_numbers_of_both_families(finetune):

@@ -1,27 +1,19 @@
 """examples/hierarchical_instruments/compare.py: SeedData gives every run of a seed the same split and batches."""
-import importlib.util
-import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from tests.conftest import REPO
+from tests.examples import example_on_path, load_example
 
 HERE = REPO / "examples" / "hierarchical_instruments"
 
 
 @pytest.fixture(scope="module")
 def compare():
-    sys.path.insert(0, str(HERE))
-    try:
-        spec = importlib.util.spec_from_file_location("hierarchical_compare", HERE / "compare.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(HERE))
+    with example_on_path("hierarchical_instruments"):  # the script imports its sibling scripts when it runs
+        yield load_example("hierarchical_instruments", "compare", "hierarchical_compare")
 
 
 def clip_ids(dataset):

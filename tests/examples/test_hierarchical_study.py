@@ -1,30 +1,22 @@
 """examples/hierarchical_instruments/study.py: the bookkeeping of the recipe ablation (cells, which runs are
 one training run, λ-grid gating, pairing by seed, paired differences, tables). Training itself is run by hand
 (the example README)."""
-import importlib.util
 import json
 import math
 import os
-import sys
 
 import pytest
 
 from tests.conftest import REPO
+from tests.examples import example_on_path, load_example
 
 HERE = REPO / "examples" / "hierarchical_instruments"
 
 
 @pytest.fixture(scope="module")
 def study():
-    sys.path.insert(0, str(HERE))
-    try:
-        spec = importlib.util.spec_from_file_location("hierarchical_study", HERE / "study.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(HERE))
+    with example_on_path("hierarchical_instruments"):  # the script imports its sibling scripts when it runs
+        yield load_example("hierarchical_instruments", "study", "hierarchical_study")
 
 
 def rows(coarse_pr, fine_pr=0.5):

@@ -5,27 +5,19 @@ rendering test needs the ``fluidsynth`` command and a General MIDI soundfont (sk
 as in CI).
 """
 import csv
-import importlib.util
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.examples import load_example
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hierarchical_instruments"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("render_dataset", EXAMPLE / "render_dataset.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["render_dataset"] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-rd = _load_script()
+rd = load_example("hierarchical_instruments", "render_dataset", "render_dataset")
 _MIN, _MAX = rd._MIN_TEMPO, rd._MAX_TEMPO
 
 

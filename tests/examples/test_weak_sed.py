@@ -1,23 +1,17 @@
 """examples/weak_sed: the synthetic sounds are deterministic and kaudio mix reads them; the example
 specs validate (the comparison itself is run by hand: examples/weak_sed/README.md)."""
-import importlib.util
-import sys
-
 import numpy as np
 import soundfile as sf
 
 import kaudio
 from tests.conftest import REPO
+from tests.examples import load_example
 
 HERE = REPO / "examples" / "weak_sed"
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(f"weak_sed_{name}", HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("weak_sed", name)
 
 
 def test_sounds_are_deterministic_and_mixable(tmp_path):
