@@ -1,6 +1,5 @@
 """examples/avc_synthetic: the synthetic videos and sounds, and downstream.sh (the command-line comparison)."""
 import csv
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -8,17 +7,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
+from tests.examples import load_example
 
 HERE = REPO / "examples" / "avc_synthetic"
 pytest.importorskip("av")
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(f"avc_synthetic_{name}", HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_example("avc_synthetic", name)
 
 
 def test_videos_and_held_out_sounds(tmp_path):
