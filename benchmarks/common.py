@@ -1,6 +1,7 @@
 """Helpers shared by the benchmark scripts (run as ``python benchmarks/<script>.py``)."""
 from __future__ import annotations
 
+import json
 import resource
 import sys
 from pathlib import Path
@@ -9,6 +10,18 @@ from pathlib import Path
 def progress(message) -> None:
     """A progress line on stderr (the tables go to stdout)."""
     print(message, file=sys.stderr, flush=True)
+
+
+def announce(info: dict, baseline_path: "str | None"):
+    """Print the machine line (``info`` as JSON) and, with ``baseline_path``, load that earlier
+    ``--json`` output to compare against. Returns the baseline (or None)."""
+    print(f"machine: {json.dumps(info)}", flush=True)
+    if not baseline_path:
+        return None
+    with open(baseline_path) as handle:
+        baseline = json.load(handle)
+    print(f"baseline: {baseline_path}", flush=True)
+    return baseline
 
 
 def maxrss_mb(who=resource.RUSAGE_SELF) -> float:

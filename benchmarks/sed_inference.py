@@ -57,7 +57,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-from common import peak_rss_own_mb, progress  # noqa: E402  (benchmarks/common.py)
+from common import announce, peak_rss_own_mb, progress  # noqa: E402  (benchmarks/common.py)
 
 SPEC = "sed_2apae"
 OUTPUTS = ("full", "frames")
@@ -248,12 +248,7 @@ def main(argv=None):
         child(args.child[1], args.child[0], args.batch_size, args.repeats)
         return 0
     info = machine_info()
-    print(f"machine: {json.dumps(info)}", flush=True)
-    baseline = None
-    if args.baseline:
-        with open(args.baseline) as handle:
-            baseline = json.load(handle)
-        print(f"baseline: {args.baseline}", flush=True)
+    baseline = announce(info, args.baseline)
     results = []
     with tempfile.TemporaryDirectory(prefix="kaudio_bench_sed_", dir=args.tmpdir) as tmp:
         path = Path(tmp) / f"long_{args.minutes:g}min.wav"

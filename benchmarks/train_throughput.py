@@ -64,6 +64,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import kaudio  # noqa: E402
+from common import announce, progress  # noqa: E402  (benchmarks/common.py)
 from kaudio.hierarchy import Hierarchy  # noqa: E402
 from kaudio.spec import load_spec  # noqa: E402
 
@@ -116,10 +117,6 @@ def machine_info():
     return {"cpu_count": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__,
             "python": sys.version.split()[0], "kaudio": getattr(kaudio, "__version__", "?"),
             "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
-
-
-def progress(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def table(header, rows):
@@ -242,12 +239,7 @@ def main(argv=None):
 
     policies = [FLOAT32] + [name for name in [policy_name(args.dtype_policy or FLOAT32)] if name != FLOAT32]
     info = machine_info()
-    print(f"machine: {json.dumps(info)}", flush=True)
-    baseline = None
-    if args.baseline:
-        with open(args.baseline) as handle:
-            baseline = json.load(handle)
-        print(f"baseline: {args.baseline}", flush=True)
+    baseline = announce(info, args.baseline)
     results = []
     for preset in args.models:
         for jit in args.jit:
