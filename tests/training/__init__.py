@@ -132,3 +132,21 @@ def write_tiny_spec(path, **kwargs):
 
     path.write_text(yaml.safe_dump(tiny_spec(**kwargs), sort_keys=False))
     return path
+
+
+def save_teacher(folder, spec: dict, weights: bool = True) -> dict:
+    """Write a teacher spec to ``folder/teacher.yaml`` and, with ``weights``, the model built from it with
+    seeded random weights (large enough that its probabilities differ from 0.5) to ``folder/teacher.keras``;
+    returns the spec's ``teacher:`` section."""
+    import yaml
+
+    import kaudio
+
+    (folder / "teacher.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    if weights:
+        teacher = kaudio.build(spec)
+        rng = np.random.default_rng(5)
+        for variable in teacher.trainable_weights:
+            variable.assign(rng.standard_normal(variable.shape).astype("float32") * 0.5)
+        teacher.save(folder / "teacher.keras")
+    return {"spec": str(folder / "teacher.yaml"), "weights": str(folder / "teacher.keras") if weights else None}

@@ -15,7 +15,7 @@ from kaudio.spec import load_spec
 from kaudio.training.fit import fit, read_history, training_spec
 from kaudio.training.kd import KDTrainer
 from kaudio.training.trainer import trainer_for
-from tests.training import HIERARCHY, flat_spec, write_flat_folder
+from tests.training import HIERARCHY, flat_spec, save_teacher, write_flat_folder
 from tests.training.test_fit import Interrupt, InterruptAfterEpoch
 
 
@@ -27,14 +27,7 @@ def write_teacher(folder, classes=None, weights=True, **head):
     spec = flat_spec("tagger", classes=classes)
     spec.update(name="tiny_teacher", backbone={**spec["backbone"], "units": 8})
     spec["head"].update(head)
-    (folder / "teacher.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    if weights:
-        teacher = kaudio.build(spec)
-        rng = np.random.default_rng(5)
-        for variable in teacher.trainable_weights:
-            variable.assign(rng.standard_normal(variable.shape).astype("float32") * 0.5)
-        teacher.save(folder / "teacher.keras")
-    return {"spec": str(folder / "teacher.yaml"), "weights": str(folder / "teacher.keras") if weights else None}
+    return save_teacher(folder, spec, weights)
 
 
 def kd_spec(teacher=None, classes=None, **train):

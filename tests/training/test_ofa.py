@@ -3,7 +3,6 @@ interrupted run that resumes exactly (warm phase, dropout and per-size logs incl
 import keras
 import numpy as np
 import pytest
-import yaml
 
 import kaudio
 from kaudio import registry
@@ -14,7 +13,7 @@ from kaudio.training.fit import fit, read_history, training_spec
 from kaudio.training.ofa import OfaTrainer
 from kaudio.training.trainer import trainer_for
 from tests.models.ofa import randomize_statistics, tiny_ofa_spec
-from tests.training import HIERARCHY, TEST_BACKBONE, write_flat_folder
+from tests.training import HIERARCHY, TEST_BACKBONE, save_teacher, write_flat_folder
 from tests.training.test_fit import Interrupt, InterruptAfterEpoch
 
 CLASSES = [name for names in HIERARCHY.values() for name in names]  # the tone folder's four tags
@@ -25,14 +24,7 @@ def write_tiny_teacher(folder, classes=CLASSES, weights=True):
     spec = tiny_ofa_spec()
     spec.update(name="tiny_teacher", backbone={"type": TEST_BACKBONE, "units": 8},
                 head={"type": "tagger", "classes": list(classes)})
-    (folder / "teacher.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    if weights:
-        teacher = kaudio.build(spec)
-        rng = np.random.default_rng(5)
-        for variable in teacher.trainable_weights:
-            variable.assign(rng.standard_normal(variable.shape).astype("float32") * 0.5)
-        teacher.save(folder / "teacher.keras")
-    return {"spec": str(folder / "teacher.yaml"), "weights": str(folder / "teacher.keras") if weights else None}
+    return save_teacher(folder, spec, weights)
 
 
 def ofa_train_spec(teacher, dropout=True, spec_augment=False, **train) -> dict:
