@@ -23,23 +23,14 @@ weights="my_l3.weights.h5")``. ``--keras-out FILE.keras`` writes the audio embed
 """
 from __future__ import annotations
 
-import argparse
 import sys
+
+from kaudio.cli.arguments import positive
+from kaudio.cli.main import EXIT_INTERRUPTED
 
 COMMAND = "avc"
 HELP = ("audio-visual correspondence: 'kaudio avc prepare VIDEOS --out SHARDS' caches pairs as TFRecord shards; "
         "'kaudio avc export RUN --out FILE.weights.h5 | --keras-out FILE.keras' writes a trained run's embedding")
-EXIT_INTERRUPTED = 130
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
 
 
 def add_arguments(parser) -> None:
@@ -52,10 +43,10 @@ def add_arguments(parser) -> None:
     prepare.add_argument("--split", choices=("train", "val", "test"), default="train",
                          help="which videos of the 80/10/10 video-level split (default: %(default)s); val and test "
                               "samples are not augmented")
-    prepare.add_argument("--samples", "-n", type=_positive_int, default=8192,
+    prepare.add_argument("--samples", "-n", type=positive(int), default=8192,
                          help="pairs to write (default: %(default)s; the reference validated on 65536)")
     prepare.add_argument("--seed", type=int, default=0, help="seed of the samples (default: %(default)s)")
-    prepare.add_argument("--shard-size", type=_positive_int, default=1024,
+    prepare.add_argument("--shard-size", type=positive(int), default=1024,
                          help="pairs per shard file (default: %(default)s, the reference's HDF5 file size)")
     prepare.add_argument("--frame", choices=("window", "last"), default="window",
                          help="window: the frame lies inside the audio window (default); last: the video's last "
@@ -65,10 +56,10 @@ def add_arguments(parser) -> None:
                               "default); balanced: half positives in every even batch")
     prepare.add_argument("--image-encoding", choices=("raw", "jpeg"), default="raw",
                          help="frames as raw uint8 (default: exact) or JPEG quality 95 (smaller, lossy)")
-    prepare.add_argument("--image-size", type=_positive_int, default=224,
+    prepare.add_argument("--image-size", type=positive(int), default=224,
                          help="square crop side (default: %(default)s; the short side is resized to 256/224 of it)")
-    prepare.add_argument("--sample-rate", type=_positive_int, default=48000, help="audio rate (default: %(default)s)")
-    prepare.add_argument("--cycle-length", type=_positive_int, default=20,
+    prepare.add_argument("--sample-rate", type=positive(int), default=48000, help="audio rate (default: %(default)s)")
+    prepare.add_argument("--cycle-length", type=positive(int), default=20,
                          help="videos decoded at once (default: %(default)s)")
     prepare.add_argument("--split-seed", type=int, default=20180118,
                          help="seed of the video split (default: %(default)s, the reference's)")

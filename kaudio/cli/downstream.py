@@ -18,11 +18,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kaudio.cli.mix import _positive
+from kaudio.cli.arguments import positive
+from kaudio.cli.main import EXIT_INTERRUPTED
 
 COMMAND = "downstream"
 HELP = "evaluate an embedding with the L3 paper's downstream protocol (MLP per fold), or compare two reports"
-EXIT_INTERRUPTED = 130
 
 
 def add_arguments(parser) -> None:
@@ -35,7 +35,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", "-m", default="openl3_mel256_music",
                         help="an audio embedding model, a .keras embedding model file (kaudio avc export RUN "
                              "--keras-out FILE.keras), or 'logmel' for the log-mel baseline (default: %(default)s)")
-    parser.add_argument("--embedding-size", "-s", type=_positive(int),
+    parser.add_argument("--embedding-size", "-s", type=positive(int),
                         help="embedding size (default: 6144; a .keras model: its own)")
     parser.add_argument("--weights", default="pretrained",
                         help="'pretrained' (default; a .keras model: its own weights), a weight file, or 'none' for "
@@ -44,14 +44,14 @@ def add_arguments(parser) -> None:
                         help="feature cache folder (default: REPORT.features beside the report)")
     parser.add_argument("--grid", choices=("full", "quick"), default="full",
                         help="full: lr x wd in {1e-5,1e-4,1e-3}^2 (the paper); quick: lr 1e-3, wd 1e-4 (default: full)")
-    parser.add_argument("--epochs", type=_positive(int), default=50, help="most epochs per MLP (default: %(default)s)")
-    parser.add_argument("--patience", type=_positive(int), default=20,
+    parser.add_argument("--epochs", type=positive(int), default=50, help="most epochs per MLP (default: %(default)s)")
+    parser.add_argument("--patience", type=positive(int), default=20,
                         help="early-stopping patience on the validation loss (default: %(default)s)")
-    parser.add_argument("--jobs", "-j", type=_positive(int),
+    parser.add_argument("--jobs", "-j", type=positive(int),
                         help="folds trained in parallel processes (default: 1; measured not faster on 2 cores)")
-    parser.add_argument("--hop-size", type=_positive(float), default=0.1,
+    parser.add_argument("--hop-size", type=positive(float), default=0.1,
                         help="seconds between 1-s windows (default: %(default)s)")
-    parser.add_argument("--batch-size", "-b", type=_positive(int), default=32,
+    parser.add_argument("--batch-size", "-b", type=positive(int), default=32,
                         help="windows per embedding forward pass (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
                         help="validation splits, weights, shuffling, a .keras model's random weights (default: 0)")

@@ -23,12 +23,12 @@ import sys
 import time
 from pathlib import Path
 
+from kaudio.cli.main import EXIT_INTERRUPTED
 from kaudio.video_io import VIDEO_EXTENSIONS
 
 COMMAND = "embed"
 HELP = "embed audio/video files (OpenL3-style) into .npz files with 'embedding' and 'timestamps'"
 EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 
 
 def add_arguments(parser) -> None:

@@ -19,10 +19,12 @@ import argparse
 import math
 import sys
 
+from kaudio.cli.arguments import positive
+from kaudio.cli.main import EXIT_INTERRUPTED
+
 COMMAND = "mix"
 HELP = "mix event sounds into backgrounds: a weakly labelled SED set (labels.csv + events.csv)"
 EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 
 
 def _decibels(text: str) -> float:
@@ -35,42 +37,29 @@ def _decibels(text: str) -> float:
     return value
 
 
-def _positive(kind):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-        return value
-
-    return parse
-
-
 def add_arguments(parser) -> None:
     parser.add_argument("events_dir", metavar="EVENTS_DIR",
                         help="event sounds, one folder per class (EVENTS_DIR/<class>/...)")
     parser.add_argument("backgrounds_dir", metavar="BACKGROUNDS_DIR",
                         help="background recordings (searched recursively)")
     parser.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--clips", "-n", type=_positive(int), default=8000,
+    parser.add_argument("--clips", "-n", type=positive(int), default=8000,
                         help="number of clips (default: %(default)s, as in the paper per SNR)")
-    parser.add_argument("--clip-seconds", type=_positive(float), default=10.0,
+    parser.add_argument("--clip-seconds", type=positive(float), default=10.0,
                         help="clip length (default: %(default)s)")
-    parser.add_argument("--sample-rate", type=_positive(int), default=32000,
+    parser.add_argument("--sample-rate", type=positive(int), default=32000,
                         help="output rate in Hz (default: %(default)s)")
-    parser.add_argument("--events-per-clip", type=_positive(int), default=3,
+    parser.add_argument("--events-per-clip", type=positive(int), default=3,
                         help="events per clip, of different classes (default: %(default)s)")
     parser.add_argument("--snr", nargs="+", type=_decibels, default=[0.0, 10.0, 20.0], metavar="DB",
                         help="event-to-background SNRs a clip draws from: RMS of each event over its span vs RMS of "
                              "the background over the clip (default: 0 10 20)")
-    parser.add_argument("--max-event-seconds", type=_positive(float), default=2.0,
+    parser.add_argument("--max-event-seconds", type=positive(float), default=2.0,
                         help="an event is the start of its file, at most this long (default: %(default)s)")
     parser.add_argument("--allow-overlap", action="store_true", help="events may overlap (default: they do not)")
     parser.add_argument("--mono", action="store_true",
                         help="write the mono mix (default: stereo, channel 0 events, channel 1 background)")
-    parser.add_argument("--folds", type=_positive(int), default=4, help="number of folds (default: %(default)s)")
+    parser.add_argument("--folds", type=positive(int), default=4, help="number of folds (default: %(default)s)")
     parser.add_argument("--val-fold", type=int,
                         help="fold whose clips are split 'val' in labels.csv (default: none: every clip is 'train' "
                              "and kaudio train draws its validation clips from all folds)")

@@ -56,7 +56,7 @@ def test_errors_are_one_line(videos, tmp_path, capsys):
     assert caught.value.code == 2
     with pytest.raises(SystemExit):
         prepare(videos, tmp_path / "out", "--samples", "0")
-    assert "'0' must be at least 1" in capsys.readouterr().err
+    assert "'0' must be greater than 0" in capsys.readouterr().err
 
 
 def test_bad_input_fails_before_tensorflow_is_imported(tmp_path):
