@@ -55,6 +55,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from kaudio.errors import InputError
+from kaudio.metrics.tagging import per_class_thresholds
 
 #: Seconds per frame of the 2APAE front end (hop 1024 at 32 kHz).
 DEFAULT_FRAME_HOP_S = 1024 / 32000
@@ -96,15 +97,6 @@ def clip_metrics(y_true, y_score, mask=None) -> dict:
 # Frame activity → events
 
 
-def _thresholds(threshold, classes: int) -> np.ndarray:
-    t = np.asarray(threshold, dtype=np.float64)
-    if t.ndim == 0:
-        t = np.full(classes, float(t))
-    if t.shape != (classes,):
-        raise InputError(f"threshold must be one number or one per class ({classes}), got shape {t.shape}")
-    return t
-
-
 def _median_filter(active: np.ndarray, width: int) -> np.ndarray:
     """Median (majority) filter of a 0/1 ``(T, K)`` array over time; edges repeat the end frames."""
     if width == 1:
@@ -133,7 +125,7 @@ def activity_to_events(activity, classes: Sequence[str], frame_hop_s: float = DE
         raise InputError(f"median_filter must be an odd number of frames >= 1, got {median_filter!r}")
     if not (frame_hop_s > 0 and math.isfinite(frame_hop_s)):
         raise InputError(f"frame_hop_s must be a positive number of seconds, got {frame_hop_s!r}")
-    active = _median_filter(activity >= _thresholds(threshold, len(classes)), int(median_filter))
+    active = _median_filter(activity >= per_class_thresholds(threshold, len(classes), "class"), int(median_filter))
     edges = np.diff(np.pad(active.astype(np.int8), ((1, 1), (0, 0))), axis=0)
     events = []
     for k, label in enumerate(classes):

@@ -92,7 +92,7 @@ def f1(y_true, y_score, mask, thresholds) -> MacroScore:
     """Per-tag F1 of ``score >= threshold`` on known entries (tags without a known positive skipped)."""
     from sklearn.metrics import f1_score
 
-    thresholds = _thresholds(thresholds, np.shape(y_true)[1])
+    thresholds = per_class_thresholds(thresholds, np.shape(y_true)[1])
     return _per_tag(lambda labels, scores, t: f1_score(labels, scores >= t, zero_division=0.0),
                     y_true, y_score, mask, need_negative=False, extra=thresholds)
 
@@ -112,12 +112,13 @@ def macro_f1(y_true, y_score, mask, thresholds) -> float:
     return f1(y_true, y_score, mask, thresholds).value
 
 
-def _thresholds(thresholds, n_tags: int) -> np.ndarray:
+def per_class_thresholds(thresholds, n: int, what: str = "tag") -> np.ndarray:
+    """``(n,)`` float64 thresholds from one number (the same for every ``what``) or one per ``what``."""
     t = np.asarray(thresholds, dtype=np.float64)
     if t.ndim == 0:
-        t = np.full(n_tags, float(t))
-    if t.shape != (n_tags,):
-        raise InputError(f"expected one threshold per tag ({n_tags}), got shape {t.shape}")
+        t = np.full(n, float(t))
+    if t.shape != (n,):
+        raise InputError(f"expected one threshold per {what} ({n}), got shape {t.shape}")
     return t
 
 

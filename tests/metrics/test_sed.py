@@ -40,6 +40,8 @@ def test_activity_to_events_threshold_and_median_filter():
     assert activity_to_events(activity, ["a", "b"], hop, [2.0, 0.3], duration=4.2) == [Event(0.0, 4.2, "b")]
     with pytest.raises(InputError, match="odd number of frames"):
         activity_to_events(activity, ["a", "b"], hop, median_filter=2)
+    with pytest.raises(InputError, match=r"one threshold per class \(2\), got shape \(3,\)"):
+        activity_to_events(activity, ["a", "b"], hop, [0.5, 0.5, 0.5])
 
 
 def test_segment_based_by_hand():
