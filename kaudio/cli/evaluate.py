@@ -46,24 +46,9 @@ def load_run(run_dir: Path, need_model: bool = True):
     spec = load_spec(run_dir / "spec.yaml", _drop_machine_paths(run_dir / "spec.yaml"))
     if not need_model:
         return spec, None
+    from kaudio.training.fit import load_best_model
+
     return spec, load_best_model(run_dir)
-
-
-def load_best_model(run_dir: Path):
-    """``RUN_DIR/best.keras``, loaded with kaudio's classes registered."""
-    import zipfile
-
-    import keras
-
-    from kaudio import registry
-    from kaudio.errors import KaudioError
-
-    registry.load_components()
-    path = Path(run_dir) / "best.keras"
-    try:
-        return keras.models.load_model(path)
-    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as err:  # a corrupt or foreign archive
-        raise KaudioError(f"cannot load {path}: {err}") from err
 
 
 def _drop_machine_paths(spec_file: Path) -> dict:

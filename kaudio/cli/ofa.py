@@ -266,7 +266,8 @@ def _calibration(spec, source: Path, data_dir: str, batches: int, seed: int):
 def _search(args) -> int:
     import tensorflow as tf
 
-    from kaudio.cli.evaluate import load_best_model, load_run
+    from kaudio.cli.evaluate import load_run
+    from kaudio.training.fit import load_best_model
     from kaudio.errors import KaudioError
     from kaudio.models.ofa import ofa_backbone
     from kaudio.training.data import find_split_file, reraise_data_errors

@@ -138,6 +138,21 @@ def skip_passes(dataset, passes: int) -> None:
         next(iter(dataset), None)
 
 
+def load_best_model(run_dir: "str | os.PathLike"):
+    """``RUN_DIR/best.keras`` (the model a finished or running training run chose), loaded with kaudio's
+    classes registered; KaudioError for a corrupt or foreign archive."""
+    import zipfile
+
+    from kaudio import registry
+
+    registry.load_components()
+    path = Path(run_dir) / "best.keras"
+    try:
+        return keras.models.load_model(path)
+    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as err:  # a corrupt or foreign archive
+        raise KaudioError(f"cannot load {path}: {err}") from err
+
+
 def read_history(path: Path) -> dict[str, list[float]]:
     """``history.csv`` as ``{column: [float per epoch]}`` (``epoch`` 0-based as Keras writes it)."""
     if not Path(path).is_file():

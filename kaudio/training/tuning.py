@@ -96,7 +96,7 @@ def finished_run_model(run_dir: Path, spec):
     training them again from scratch (an unfinished seed resumes from its backup as usual)."""
     import yaml
 
-    from kaudio.cli.evaluate import load_best_model
+    from kaudio.training.fit import load_best_model
 
     run_dir = Path(run_dir)
     backup = run_dir / "backup"

@@ -58,10 +58,12 @@ def test_evaluate_another_folder_with_the_runs_thresholds(trained, tmp_path, cap
 
 
 def test_evaluate_test_data_errors_come_before_the_model_is_loaded(trained, tmp_path, capsys, monkeypatch):
-    from kaudio.cli import evaluate as command
+    import importlib
+
+    run_machinery = importlib.import_module("kaudio.training.fit")  # the module (kaudio.training.fit is also a function)
 
     folder, run = trained
-    monkeypatch.setattr(command, "load_best_model", lambda run_dir: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(run_machinery, "load_best_model", lambda run_dir: pytest.fail("the model was loaded"))
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "labels.csv").write_text("file,tags\nmissing.wav,tone300\n")
