@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import sys
 import time
@@ -51,6 +50,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kaudio.claim import Claim  # noqa: E402
 from compare import FINISHED, SeedData, read_finished, score_text, spec_path, train_and_score  # noqa: E402
 
 ALL_HEADS = ("flat", "gmp", "lp", "resatt")
@@ -394,38 +394,6 @@ class StudyLog:
                     shutil.copyfile(run_dir / "best.keras", run_dir / "milestones" / f"best_at_{epoch + 1:02d}.keras")
 
         return _StudyLog()
-
-
-class Claim:
-    """A run (or λ grid) claimed by this process: ``<folder>/.claim`` holds the pid; a claim by a dead
-    process is taken over."""
-
-    def __init__(self, folder: Path):
-        self.path = Path(folder) / ".claim"
-
-    def holder(self) -> "int | None":
-        try:
-            pid = int(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return pid
-
-    def acquire(self) -> bool:
-        holder = self.holder()
-        if holder is not None and holder != os.getpid():
-            return False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(str(os.getpid()))
-        return True
-
-    def release(self) -> None:
-        self.path.unlink(missing_ok=True)
 
 
 class Study:

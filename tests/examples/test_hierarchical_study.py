@@ -3,7 +3,6 @@ one training run, λ-grid gating, pairing by seed, paired differences, tables). 
 (the example README)."""
 import json
 import math
-import os
 
 import pytest
 
@@ -118,17 +117,6 @@ def test_curve_rows_pair_each_milestone(study):
     assert out[0]["resatt"]["n"] == 2 and out[0]["resatt"]["wins"] == 0
     assert out[1]["resatt"]["n"] == 1 and out[1]["resatt"]["mean"] == pytest.approx(0.05)
     assert out[2]["resatt"]["n"] == 0
-
-
-def test_claims_are_exclusive_until_their_process_ends(study, tmp_path):
-    claim = study.Claim(tmp_path / "run")
-    assert claim.acquire() and claim.acquire()  # this process may take its own claim again
-    (tmp_path / "run" / ".claim").write_text(str(os.getppid()))  # a live other process
-    assert not claim.acquire()
-    (tmp_path / "run" / ".claim").write_text("999999999")  # no such process: the claim is stale
-    assert claim.acquire() and claim.holder() == os.getpid()
-    claim.release()
-    assert claim.holder() is None
 
 
 def test_summary_reads_finished_runs_and_reports_the_state_of_the_others(study, tmp_path):
