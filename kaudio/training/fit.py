@@ -91,7 +91,7 @@ def training_spec(spec, overrides=None) -> Spec:
     ``train: {type: supervised}`` and the loss its trainer trains the head with."""
     from kaudio import registry
 
-    base = load_spec(spec)
+    base = load_spec(spec, overrides)  # with them: an override may be what makes the spec valid (a teacher's path)
     defaults = {} if base.train else {"train": {"type": "supervised"}}
     trainer_cls = registry.get("train", (base.train or defaults["train"])["type"])
     if base.loss is None:

@@ -142,3 +142,15 @@ def test_resume_continues_a_reshuffled_dataset(tmp_path):
             callbacks=[InterruptAfterEpoch(1)])
     resumed = fit(spec, shuffled(), toy_dataset(8, 1), run_dir=tmp_path / "cut", verbose=0)
     assert resumed.history == full.history
+
+
+def test_training_spec_applies_overrides_before_validating(tmp_path):
+    """An override may be what makes a spec valid (a teacher path of another machine, epochs: 0 in a template)."""
+    from kaudio.errors import SpecError
+    from kaudio.training.fit import training_spec
+
+    spec = tiny_spec(epochs=2)
+    spec["train"]["epochs"] = 0
+    with pytest.raises(SpecError, match="train.epochs"):
+        training_spec(spec)
+    assert training_spec(spec, {"train.epochs": 3}).train["epochs"] == 3
