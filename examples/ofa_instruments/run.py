@@ -92,14 +92,12 @@ class Work:
         return self.root / item.kind / item.budget / f"seed{item.seed}"
 
     def items(self) -> list[Item]:
-        """In the order they are worked on: teacher, supernets and their searches, then the baselines."""
-        seeds = range(self.seeds)
+        """In the order they are worked on: the teacher, then seed by seed the supernet, its search and the
+        baselines (a run cut short still has whole seeds)."""
         out = [Item("teacher")]
-        for seed in seeds:
+        for seed in range(self.seeds):
             out += [Item("supernet", seed), Item("search", seed)]
-        for seed in seeds:
-            for budget in BUDGETS:
-                out += [Item("kd", seed, budget), Item("scratch", seed, budget)]
+            out += [Item(kind, seed, budget) for budget in BUDGETS for kind in ("kd", "scratch")]
         return out
 
     def needs(self, item: Item) -> list[Item]:

@@ -80,6 +80,12 @@ def test_kd_and_supernet_specs_validate_against_a_teacher_run(example, tmp_path)
     supernet = training_spec(*work.spec_and_overrides(example.Item("supernet", 0)))
     assert supernet.train["type"] == "ofa" and supernet.train["init_from"].endswith("best.keras")
     assert supernet.train["subnets_per_step"] == 4 and supernet.train["monitor"] == "val_map"
+    kd = training_spec(*work.spec_and_overrides(example.Item("kd", 0, "53k")))
+    scratch = training_spec(*work.spec_and_overrides(example.Item("scratch", 0, "53k")))
+    for key in ("epochs", "batch_size", "learning_rate", "weight_decay", "warmup_epochs", "spec_augment"):
+        assert kd.train[key] == scratch.train[key] == teacher_spec.train[key], key  # the same recipe
+        if key != "epochs":
+            assert supernet.train[key] == teacher_spec.train[key], key
 
 
 def test_finished_training_needs_best_keras_a_full_history_and_no_backup(example, tmp_path):
