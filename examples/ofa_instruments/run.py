@@ -109,7 +109,8 @@ class Work:
 
     def done(self, item: Item) -> bool:
         if item.kind == "search":
-            return all((self.run_dir(item) / "search" / f"test_{budget}.json").is_file() for budget in BUDGETS)
+            return all((self.run_dir(item) / "search" / f"test_{label}.json").is_file()
+                       for label in (*BUDGETS, "largest"))
         return (self.run_dir(item) / RESULT).is_file()
 
     # --- specs ----------------------------------------------------------------------------------
@@ -168,27 +169,39 @@ class Work:
         return saved
 
     def search(self, item: Item) -> None:
-        """``kaudio ofa search`` on the supernet of ``item.seed``, then each chosen sub-network on the test set."""
-        from kaudio.training.evaluate import evaluate_model
+        """``kaudio ofa search`` on the supernet of ``item.seed``, then each chosen sub-network on the test set; and
+        the largest network extracted with BN re-calibrated the same way (the supernet's shared statistics are
+        those of the sampled mix, see the README), scored as ``test_largest.json``."""
+        from kaudio.models.ofa.subnet import ofa_space
         from kaudio.training.ofa_search import OBJECTIVE
 
         run_dir = self.run_dir(item)
         search_dir = run_dir / "search"
-        command = [sys.executable, "-m", "kaudio", "ofa", "search", str(run_dir), "--data", str(self.data),
-                   "--params", *BUDGETS, "--epsilon", EPSILON, "--population", str(POPULATION),
-                   "--calibration-batches", str(CALIBRATION_BATCHES), "--seed", str(item.seed)]
-        subprocess.run(command, check=True)
+        calibration = ["--data", str(self.data), "--calibration-batches", str(CALIBRATION_BATCHES),
+                       "--seed", str(item.seed)]
+        subprocess.run([sys.executable, "-m", "kaudio", "ofa", "search", str(run_dir), "--params", *BUDGETS,
+                        "--epsilon", EPSILON, "--population", str(POPULATION), *calibration], check=True)
         summary = json.loads((search_dir / "summary.json").read_text())
         data = self.data_for(load_spec_of(run_dir))
         for budget in BUDGETS:
-            model = load(search_dir / f"best_{budget}.keras")
-            evaluation = evaluate_model(model, data.dataset("val", 0), data.dataset("test", 0),
-                                        run_dir=search_dir, stem=f"test_metrics_{budget}")
             chosen = next(c for c in summary["constraints"] if c["label"] == budget)
-            write_json(search_dir / f"test_{budget}.json",
-                       {"kind": "ofa", "budget": budget, "seed": item.seed, "params": trainable_params(model),
-                        "config": chosen["best"]["config"], "val_map": chosen["best"][OBJECTIVE],
-                        "test": single_row(evaluation["rows"])})
+            self.score_subnet(search_dir / f"best_{budget}.keras", data, item.seed, budget,
+                              config=chosen["best"]["config"], val_map=chosen["best"][OBJECTIVE])
+        largest = ofa_space(load(run_dir / "best.keras")).largest()
+        subprocess.run([sys.executable, "-m", "kaudio", "ofa", "extract", str(run_dir), json.dumps(largest),
+                        "--out", str(search_dir / "largest.keras"), "--overwrite", *calibration], check=True)
+        self.score_subnet(search_dir / "largest.keras", data, item.seed, "largest", config=largest)
+
+    @staticmethod
+    def score_subnet(path: Path, data, seed: int, label: str, **extra) -> None:
+        """Test metrics of an extracted sub-network (thresholds tuned on the validation set) → ``test_<label>.json``."""
+        from kaudio.training.evaluate import evaluate_model
+
+        model = load(path)
+        evaluation = evaluate_model(model, data.dataset("val", 0), data.dataset("test", 0))
+        write_json(path.parent / f"test_{label}.json",
+                   {"kind": "ofa", "budget": label, "seed": seed, "params": trainable_params(model), **extra,
+                    "test": single_row(evaluation["rows"])})
 
     def work(self, wait_seconds: float = 30.0) -> None:
         """Work the items in order until every one is done, waiting while the rest are claimed or blocked."""
@@ -219,7 +232,7 @@ class Work:
         out = []
         for item in self.items():
             if item.kind == "search":
-                out += [read_json(self.run_dir(item) / "search" / f"test_{b}.json") for b in BUDGETS]
+                out += [read_json(self.run_dir(item) / "search" / f"test_{b}.json") for b in (*BUDGETS, "largest")]
             else:
                 out.append(read_json(self.run_dir(item) / RESULT))
         return [r for r in out if r is not None]
@@ -326,20 +339,26 @@ def config_text(config: dict) -> str:
     return config_label(config)
 
 
-def markdown(rows: Sequence[dict], teacher: "dict | None", supernets: Sequence[dict], seeds: int) -> str:
+def markdown(rows: Sequence[dict], teacher: "dict | None", supernets: Sequence[dict], largest: Sequence[dict],
+             seeds: int) -> str:
+    """The results table: the teacher, the supernet's largest network (as saved, and extracted with BN
+    re-calibrated), then per budget OFA, KD and scratch; mean ± std over seeds."""
     def pct(pair):
         return f"{100 * pair[0]:.1f} ± {100 * pair[1]:.1f}"
+
+    def whole_row(label: str, runs: Sequence[dict], converged: str) -> str:
+        values = {m: mean_std([r["test"][m] for r in runs]) for m in ("pr_auc", "roc_auc", "f1")}
+        return (f"| - | {label} | {len(runs)} | {runs[0]['params']:,} | {pct(values['pr_auc'])} | "
+                f"{pct(values['roc_auc'])} | {pct(values['f1'])} | {converged} |")
 
     lines = ["| budget | method | seeds | trainable params | test mAP (%) | ROC-AUC (%) | F1 (%) | converged |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     if teacher is not None:
-        lines.append(f"| - | teacher | 1 | {teacher['params']:,} | {100 * teacher['test']['pr_auc']:.1f} | "
-                     f"{100 * teacher['test']['roc_auc']:.1f} | {100 * teacher['test']['f1']:.1f} | "
-                     f"{converged_text([teacher])} |")
+        lines.append(whole_row("teacher", [teacher], converged_text([teacher])))
     if supernets:
-        full = {m: mean_std([s["test"][m] for s in supernets]) for m in ("pr_auc", "roc_auc", "f1")}
-        lines.append(f"| - | supernet, largest | {len(supernets)} | {supernets[0]['params']:,} | {pct(full['pr_auc'])} | "
-                     f"{pct(full['roc_auc'])} | {pct(full['f1'])} | {converged_text(supernets)} |")
+        lines.append(whole_row("supernet, largest, shared BN statistics", supernets, converged_text(supernets)))
+    if largest:
+        lines.append(whole_row("supernet, largest, BN re-calibrated", largest, ""))
     for row in rows:
         lines.append(f"| {row['budget']} ± {EPSILON} | {row['method']} | {len(row['seeds'])} | {row['params']:,.0f} | "
                      f"{pct(row['pr_auc'])} | {pct(row['roc_auc'])} | {pct(row['f1'])} | {row['converged']} |")
@@ -385,8 +404,9 @@ def summarize(work: Work) -> Path:
     results = work.results()
     teacher = next((r for r in results if r["kind"] == "teacher"), None)
     supernets = [r for r in results if r["kind"] == "supernet"]
+    largest = [r for r in results if r["kind"] == "ofa" and r["budget"] == "largest"]
     rows = summary_rows(results, supernets)
-    (work.root / "results.md").write_text(markdown(rows, teacher, supernets, work.seeds), encoding="utf-8")
+    (work.root / "results.md").write_text(markdown(rows, teacher, supernets, largest, work.seeds), encoding="utf-8")
     with open(work.root / "results.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["kind", "budget", "seed", "params", "epochs", "best_epoch", "test_pr_auc", "test_roc_auc",

@@ -7,6 +7,7 @@ line each value came from. Validation against the schemas happens afterwards, in
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,19 @@ class RawSpec:
 # YAML with line numbers
 
 
+class SpecLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader reading YAML 1.2 floats too: ``1e-3`` is the number 0.001 (YAML 1.1, which
+    PyYAML follows, needs a dot, ``1.0e-3``, and reads ``1e-3`` as a string)."""
+
+
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
 def parse_yaml(text: str, origin: str) -> RawSpec:
     """Parse one YAML document into a :class:`RawSpec`; syntax errors carry line and column."""
-    loader = yaml.SafeLoader(text)
+    loader = SpecLoader(text)
     try:
         node = loader.get_single_node()
         locations: dict[tuple, Location] = {}
@@ -220,7 +231,7 @@ def apply_overrides(raw: RawSpec, overrides: list[str] | dict[str, Any] | None) 
                 problems.append(SpecProblem("", "expected KEY.PATH=VALUE, e.g. head.embedding_size=512", origin))
                 continue
             try:
-                value = yaml.safe_load(value_text) if value_text.strip() else ""
+                value = yaml.load(value_text, Loader=SpecLoader) if value_text.strip() else ""
             except yaml.YAMLError as err:
                 problems.append(SpecProblem(key, f"cannot parse the value as YAML: {err}", origin))
                 continue

@@ -69,26 +69,27 @@ def load_source_model(path: "str | os.PathLike", key: str = "train.init_weights"
         raise KaudioError(f"{key}: cannot load {path} as a Keras model: {err}") from err
 
 
-def source_backbone(model: keras.Model, path: "str | os.PathLike" = "the source model") -> keras.Model:
-    """The ``backbone`` sub-model of a loaded model (``KaudioModel.backbone``)."""
-    backbone = next((layer for layer in model.layers if layer.name == "backbone"), None)
-    if backbone is None:
+def source_backbone(model: keras.Model, path: "str | os.PathLike" = "the source model",
+                    section: str = "backbone") -> keras.Model:
+    """The ``backbone`` (or ``head``) sub-model of a loaded model (``KaudioModel.backbone``)."""
+    sub_model = next((layer for layer in model.layers if layer.name == section), None)
+    if sub_model is None:
         names = ", ".join(layer.name for layer in model.layers)
-        raise KaudioError(f"train.init_weights: {path} has no 'backbone' sub-model (its layers: {names}); give a "
+        raise KaudioError(f"train.init_weights: {path} has no '{section}' sub-model (its layers: {names}); give a "
                           "model built by kaudio (kaudio build / kaudio convert panns / a run's best.keras)")
-    return backbone
+    return sub_model
 
 
 def _weighted_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
     return {layer.name: layer for layer in model.layers if layer.weights}
 
 
-def copy_backbone_weights(source: keras.Model, target: keras.Model) -> list[str]:
+def copy_backbone_weights(source: keras.Model, target: keras.Model, section: str = "backbone") -> list[str]:
     """Copy every weight of ``source``'s layers into the layers of ``target`` with the same names.
 
-    Both are backbone models (``KaudioModel.backbone``). The layers with weights must correspond one
-    to one by name, with the same class and the same weight shapes (BatchNorm moving statistics
-    included); otherwise nothing is copied.
+    Both are ``section`` sub-models (``KaudioModel.backbone``, or ``.head`` with ``init_head``). The
+    layers with weights must correspond one to one by name, with the same class and the same weight
+    shapes (BatchNorm moving statistics included); otherwise nothing is copied.
 
     Returns:
         The names of the layers copied, in ``target``'s order.
@@ -101,26 +102,28 @@ def copy_backbone_weights(source: keras.Model, target: keras.Model) -> list[str]
     missing = [name for name in dst if name not in src]
     extra = [name for name in src if name not in dst]
     if missing:
-        problems.append(f"layers of the new backbone that the source lacks: {', '.join(missing)}")
+        problems.append(f"layers of the new {section} that the source lacks: {', '.join(missing)}")
     if extra:
-        problems.append(f"layers of the source backbone that the new one lacks: {', '.join(extra)}")
+        problems.append(f"layers of the source {section} that the new one lacks: {', '.join(extra)}")
     for name, layer in dst.items():
         if name not in src:
             continue
         other = src[name]
         if type(other).__name__ != type(layer).__name__:
-            problems.append(f"{name}: source is a {type(other).__name__}, the new backbone has a "
+            problems.append(f"{name}: source is a {type(other).__name__}, the new {section} has a "
                             f"{type(layer).__name__}")
             continue
         src_shapes = [tuple(w.shape) for w in other.weights]
         dst_shapes = [tuple(w.shape) for w in layer.weights]
         if src_shapes != dst_shapes:
-            problems.append(f"{name}: weight shapes {src_shapes} in the source, {dst_shapes} in the new backbone")
+            problems.append(f"{name}: weight shapes {src_shapes} in the source, {dst_shapes} in the new {section}")
     if problems:
-        raise KaudioError("train.init_weights: the source backbone does not fit this spec's backbone "
+        raise KaudioError(f"train.init_weights: the source {section} does not fit this spec's {section} "
                           f"({len(problems)} problem{'s' if len(problems) > 1 else ''}; nothing was copied):\n  - "
                           + "\n  - ".join(problems)
-                          + "\nGive a model whose backbone section matches (same type, filters, embedding_size).")
+                          + (f"\nGive a model whose {section} section matches (same type, filters, embedding_size)."
+                             if section == "backbone" else "\nGive a model with the same head (type, classes, sizes) "
+                             "or set train.init_head: false"))
     for name, layer in dst.items():
         layer.set_weights(src[name].get_weights())
     return list(dst)
@@ -152,8 +155,10 @@ def frontend_differences(source_spec, target_spec) -> list[str]:
             for key in list(dict.fromkeys([*src, *dst])) if src.get(key, missing) != dst.get(key, missing)]
 
 
-def init_backbone(model, path: "str | os.PathLike") -> InitReport:
-    """Copy the backbone weights of the ``.keras`` model at ``path`` into ``model.backbone``.
+def init_backbone(model, path: "str | os.PathLike", head: bool = False) -> InitReport:
+    """Copy the backbone weights of the ``.keras`` model at ``path`` into ``model.backbone`` (and with
+    ``head`` its head's into ``model.head``: the whole network, e.g. continual fine-tuning of a
+    sub-network extracted from a once-for-all supernet, Lin et al. ICASSP 2023, Table 2).
 
     Args:
         model: a :class:`~kaudio.models.KaudioModel` (the model about to be trained).
@@ -165,12 +170,16 @@ def init_backbone(model, path: "str | os.PathLike") -> InitReport:
         end differs from ``model``'s.
 
     Raises:
-        KaudioError: the file cannot be loaded, has no backbone, or its backbone does not fit.
+        KaudioError: the file cannot be loaded, has no backbone (head), or its backbone (head) does not fit.
     """
     path = Path(path)
     source = load_source_model(path)
     copied = copy_backbone_weights(source_backbone(source, path), model.backbone)
     report = InitReport(path, copied, sum(len(model.backbone.get_layer(name).weights) for name in copied))
+    if head:  # a head that does not fit raises (nothing of it copied) and the run does not start
+        head_layers = copy_backbone_weights(source_backbone(source, path, "head"), model.head, "head")
+        report.layers += [f"head/{name}" for name in head_layers]
+        report.n_weights += sum(len(model.head.get_layer(name).weights) for name in head_layers)
     source_spec = getattr(source, "spec", None)
     if source_spec is not None:
         report.frontend_differences = frontend_differences(source_spec, model.spec)

@@ -32,12 +32,15 @@ frames, 2 frequency masks of up to 8 mel bins)::
       monitor: val_loss         # the best epoch (best.keras) minimises this (or val_<loss part>)
       crop: random              # training window: random (reshuffled each epoch) or start
       init_weights: null        # a .keras model whose backbone weights initialise this model
+      init_head: false          # true: its head's weights too (the whole network; same head and classes)
       freeze_backbone: false    # true: train the head only (backbone BN layers in inference mode)
 
 Fine-tuning: ``init_weights`` names a ``.keras`` file — ``kaudio convert panns ... --out
 cnn14_16k.keras``, or any model kaudio built or trained — whose ``backbone`` weights are copied by
 layer name into this model's backbone before the first epoch (never on a resumed run; see
-:mod:`kaudio.training.init_weights`). ``freeze_backbone: true`` sets ``backbone.trainable = False``
+:mod:`kaudio.training.init_weights`); with ``init_head: true`` the head's weights too, so training
+continues the whole network (continual fine-tuning of an extracted once-for-all sub-network, Lin et
+al. Table 2: the ``kd`` trainer with ``init_weights`` = ``kaudio ofa extract``'s model). ``freeze_backbone: true`` sets ``backbone.trainable = False``
 (linear probing; its batch normalisation uses the moving statistics).
 
 Classes of a flat head: ``head.classes`` names them in output order. When a spec gives none (the
@@ -132,6 +135,8 @@ class SupervisedTrainer(Trainer):
         Field("init_weights", str, None, "a .keras model whose backbone weights initialise the model before "
               "training (e.g. `kaudio convert panns` output); relative to the spec's folder or the working "
               "directory", nullable=True),
+        Field("init_head", bool, False, "with init_weights: copy the head's weights too (same head type, classes "
+              "and sizes), continuing the whole network"),
         Field("freeze_backbone", bool, False, "keep the backbone's weights fixed (BN in inference mode); "
               "only the head trains"),
     ))
@@ -145,6 +150,8 @@ class SupervisedTrainer(Trainer):
         if params.get("cache") in ("none", ""):
             params["cache"] = None
         problems += resolve_model_file(params, context)
+        if params.get("init_head") and not params.get("init_weights"):
+            problems.append(("init_head", "copies the head of train.init_weights's model; give init_weights too"))
         problems += super().check_spec(params, context)
         if context is None:
             return problems
@@ -196,13 +203,13 @@ class SupervisedTrainer(Trainer):
 
         source = self.settings["init_weights"]
         if source and not resuming:
-            report = init_weights.init_backbone(model, source)
+            report = init_weights.init_backbone(model, source, head=self.settings["init_head"])
             (run_dir / "init_weights.json").write_text(json.dumps(
                 {"source": str(report.source), "layers": report.layers, "n_weights": report.n_weights,
                  "frontend_differences": report.frontend_differences}, indent=1), encoding="utf-8")
             if verbose:
-                print(f"backbone initialised from {report.source} ({len(report.layers)} layers, "
-                      f"{report.n_weights} weight tensors)")
+                print(f"{'model' if self.settings['init_head'] else 'backbone'} initialised from {report.source} "
+                      f"({len(report.layers)} layers, {report.n_weights} weight tensors)")
         if self.settings["freeze_backbone"]:
             model.backbone.trainable = False
 

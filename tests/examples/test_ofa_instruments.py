@@ -86,6 +86,8 @@ def test_kd_and_supernet_specs_validate_against_a_teacher_run(example, tmp_path)
         assert kd.train[key] == scratch.train[key] == teacher_spec.train[key], key  # the same recipe
         if key != "epochs":
             assert supernet.train[key] == teacher_spec.train[key], key
+    for key in ("filters", "embedding_size", "input_norm", "dropout", "embedding_dropout"):
+        assert supernet.backbone[key] == teacher_spec.backbone[key], key  # the teacher is the largest network
 
 
 def test_finished_training_needs_best_keras_a_full_history_and_no_backup(example, tmp_path):
@@ -122,10 +124,12 @@ def test_table_and_figure_from_results(example, tmp_path):
     ofa = rows[0]
     assert ofa["pr_auc"] == pytest.approx((0.65, 0.05)) and ofa["params"] == 52_000
     assert ofa["converged"].startswith("0/1")  # the supernet's best epoch was its last
-    text = example.markdown(rows, results[0], supernets, seeds=2)
+    largest = [fake_result("ofa", 0, "largest", pr=0.79, params=312_416)]
+    text = example.markdown(rows, results[0], supernets, largest, seeds=2)
     assert text.startswith("**Partial results**")
     assert "| 53k ± 15k | ofa | 2 | 52,000 | 65.0 ± 5.0 |" in text
-    assert "| - | teacher | 1 | 312,416 | 80.0 |" in text
+    assert "| - | teacher | 1 | 312,416 | 80.0 ± 0.0 |" in text
+    assert "| - | supernet, largest, BN re-calibrated | 1 | 312,416 | 79.0 ± 0.0 |" in text
     assert "seed 0: " in text
     path = example.figure(rows, results[0], tmp_path / "pareto.png")
     assert path.stat().st_size > 1000

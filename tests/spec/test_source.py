@@ -1,9 +1,10 @@
 """extends merging and --set overrides."""
 import pytest
+import yaml
 
 from kaudio.errors import SpecError
 from kaudio.spec import load_spec
-from kaudio.spec.source import apply_overrides, load_raw
+from kaudio.spec.source import SpecLoader, apply_overrides, load_raw
 
 BASE = """\
 name: base
@@ -58,6 +59,16 @@ def test_overrides_parse_yaml_values_and_validate(write_spec):
     path = write_spec(BASE)
     spec = load_spec(path, ["backbone.filters=[2, 8]", "frontend.f_max=3000", "backbone.filters.0=3"])
     assert spec.backbone["filters"] == [3, 8] and spec.frontend["f_max"] == 3000.0
+
+
+def test_exponent_floats_without_a_dot_are_numbers(write_spec):
+    """YAML 1.2 floats: 1e-3 (PyYAML's YAML 1.1 would read it as a string and the schema refuse it)."""
+    path = write_spec(BASE.replace("n_mels: 32}", "n_mels: 32, f_max: 3e3}"))
+    spec = load_spec(path, ["frontend.f_min=2.5E1", "frontend.n_fft=256"])
+    assert spec.frontend["f_max"] == 3000.0 and spec.frontend["f_min"] == 25.0 and spec.frontend["n_fft"] == 256
+    assert [yaml.load(text, Loader=SpecLoader) for text in ("-1e+1", "1_0e2", "1.5e-3", "12", "1.5")] == [
+        -10.0, 1000.0, 0.0015, 12, 1.5]
+    assert apply_overrides(load_raw(path), ["name=1e3x"]).data["name"] == "1e3x"  # not a number: still a string
 
 
 def test_override_of_nonexistent_key_is_reported_with_its_origin(write_spec):

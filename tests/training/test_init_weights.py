@@ -97,6 +97,34 @@ def test_extra_source_layers_are_an_error(source):
         init_backbone(target, path)
 
 
+def test_init_head_copies_the_whole_network(source):
+    """Continual fine-tuning (Lin et al. Table 2): the head's weights come too, so the outputs are the source's."""
+    path, model = source
+    target = KaudioModel(_source_spec())
+    report = init_backbone(target, path, head=True)
+    assert _equal(target.get_weights(), model.get_weights())
+    assert any(name.startswith("head/") for name in report.layers)
+    assert report.n_weights == len(target.backbone.weights) + len(target.head.weights)
+    x = np.random.default_rng(2).standard_normal((2, 2000, 1)).astype("float32")
+    np.testing.assert_allclose(target(x), model(x), rtol=1e-5)
+
+
+def test_init_head_of_another_head_is_an_error(source):
+    path, _ = source
+    spec = _source_spec()
+    spec["head"] = {"type": "tagger", "num_classes": 3}
+    target = KaudioModel(spec)
+    before = target.head.get_weights()
+    with pytest.raises(KaudioError, match=r"(?s)source head does not fit .*\(8, 3\).*init_head: false"):
+        init_backbone(target, path, head=True)
+    assert _equal(target.head.get_weights(), before)
+
+
+def test_init_head_needs_init_weights():
+    with pytest.raises(SpecError, match="train.init_head: copies the head"):
+        load_spec(_target_spec(init_head=True))
+
+
 def test_copy_checks_layer_classes():
     def backbone(layer):
         x = keras.Input((4,))
@@ -189,9 +217,9 @@ def _count_calls(monkeypatch) -> list:
     calls = []
     original = init_module.init_backbone
 
-    def spy(model, path):
+    def spy(model, path, head=False):
         calls.append(path)
-        return original(model, path)
+        return original(model, path, head=head)
 
     monkeypatch.setattr(init_module, "init_backbone", spy)
     return calls
