@@ -112,7 +112,7 @@ def model_spec(spec: Spec) -> Spec:
     """The spec a built model records: ``teacher: null`` in place of a teacher section (it stays
     a spec that a distillation trainer validates, without the teacher's files) and
     ``train.init_weights`` / ``train.init_from`` set to null (machine-specific paths that validation
-    requires to exist), so that a saved model loads on any machine. The training run keeps the full spec in its
+    requires to exist; ``train.init_head`` false with them), so that a saved model loads on any machine. The training run keeps the full spec in its
     ``spec.yaml``."""
     data = spec.to_dict()
     changed = data.get("teacher") is not None
@@ -122,6 +122,8 @@ def model_spec(spec: Spec) -> Spec:
         if (data.get("train") or {}).get(key):
             data["train"][key] = None
             changed = True
+    if (data.get("train") or {}).get("init_head"):  # means nothing without init_weights (and is refused without it)
+        data["train"]["init_head"] = False
     if not changed:
         return spec
     model = load_spec(data)

@@ -14,7 +14,7 @@ from kaudio.spec import load_spec
 from kaudio.training import fit
 from kaudio.training import init_weights as init_module
 from kaudio.training.init_weights import copy_backbone_weights, frontend_differences, init_backbone
-from tests.training import tiny_spec, toy_dataset
+from tests.training import tiny_spec, toy_arrays, toy_dataset
 from tests.training.test_fit import Interrupt, InterruptAfterEpoch
 
 TINY_PANNS = {"type": "panns_cnn", "filters": [4, 8], "embedding_size": 8}
@@ -258,6 +258,27 @@ def test_fit_without_freeze_trains_the_initialised_backbone(tmp_path, monkeypatc
     # started from the source: every trainable weight moved only a little in one epoch of 2 steps at
     # lr ≤ 3e-3 (the BN moving statistics do move far: batch statistics of the randomised network)
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(trained, start)) < 0.1
+
+
+def _tagging_dataset(n, seed):
+    """The toy clips with 5 random tags each (the source tagger's classes)."""
+    import tensorflow as tf
+
+    audio, _ = toy_arrays(n, seed, masked=False)
+    labels = np.random.default_rng(seed).integers(0, 2, (n, 5)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices((audio, {"labels": labels})).batch(8)
+
+
+def test_fit_with_init_head_starts_from_the_whole_source_and_saves_a_loadable_model(tmp_path, source):
+    path, model = source
+    spec = _source_spec() | {"train": {"type": "supervised", "epochs": 1, "batch_size": 8, "init_weights": str(path),
+                                       "init_head": True, "learning_rate": 1e-9, "warmup_epochs": 0,
+                                       "spec_augment": {"enabled": False}}}
+    result = fit(spec, _tagging_dataset(16, 0), _tagging_dataset(8, 1), run_dir=tmp_path / "run", verbose=0)
+    start = [w.numpy() for w in model.head.trainable_weights]
+    assert all(np.allclose(a.numpy(), b, atol=1e-5) for a, b in zip(result.model.head.trainable_weights, start))
+    best = keras.models.load_model(tmp_path / "run" / "best.keras")
+    assert best.spec.train["init_weights"] is None and best.spec.train["init_head"] is False
 
 
 def test_resume_does_not_reapply_init_weights(tmp_path, monkeypatch, source):
