@@ -57,6 +57,8 @@ CALIBRATION_BATCHES = 10
 BASELINE_WIDTHS = {"53k": 0.4, "114k": 0.6, "200k": 0.8}
 METHODS = ("ofa", "kd", "scratch")
 RESULT = "result.json"
+#: Seconds of each epoch (training and validation), appended across resumes.
+EPOCH_SECONDS = "epoch_seconds.json"
 
 
 @dataclass(frozen=True)
@@ -151,20 +153,19 @@ class Work:
         data.save_split(run_dir / "split.json")
         seed = item.seed
         finished = finished_training(run_dir, spec.train["epochs"])
-        started = time.perf_counter()
         if finished is None:
             result = fit(spec, data.dataset("train", seed), data.dataset("val", seed), run_dir=run_dir,
-                         overrides=overrides, verbose=self.verbose)
+                         overrides=overrides, verbose=self.verbose, callbacks=[epoch_timer(run_dir / EPOCH_SECONDS)])
             epochs, best_epoch = len(result.history.get("loss", [])), result.best_epoch
         else:  # trained before (e.g. the teacher by `kaudio train`), not scored yet
             epochs, best_epoch = finished
-        seconds = time.perf_counter() - started
         model = load(run_dir / "best.keras")  # a supernet is scored as saved: its largest network
         evaluation = trainer_for(spec).evaluate(model, data.dataset("val", seed), data.dataset("test", seed), run_dir)
         saved = {"kind": item.kind, "budget": item.budget, "seed": seed, "params": trainable_params(model),
                  "epochs": epochs, "best_epoch": best_epoch, "test": single_row(evaluation["rows"])}
-        if finished is None:
-            saved |= {"seconds": round(seconds, 1), "seconds_per_epoch": round(seconds / max(epochs, 1), 1)}
+        timed = read_json(run_dir / EPOCH_SECONDS) or []
+        if timed:
+            saved["seconds_per_epoch"] = round(sum(timed) / len(timed), 1)
         write_json(run_dir / RESULT, saved)
         return saved
 
@@ -236,6 +237,20 @@ class Work:
             else:
                 out.append(read_json(self.run_dir(item) / RESULT))
         return [r for r in out if r is not None]
+
+
+def epoch_timer(path: Path):
+    """A Keras callback appending each epoch's wall-clock seconds to the JSON list at ``path``."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            write_json(path, (read_json(path) or []) + [round(time.perf_counter() - self.started, 2)])
+
+    return EpochTimer()
 
 
 def finished_training(run_dir: Path, epochs: int) -> "tuple[int, int] | None":
