@@ -61,7 +61,7 @@ from pathlib import Path
 import keras
 import yaml
 
-from kaudio.errors import KaudioError
+from kaudio.errors import KaudioError, SpecError
 from kaudio.spec.validate import Spec, load_spec
 from kaudio.training.callbacks import BestModel, EpochCheckpoints, SeedStateBackup
 from kaudio.training.trainer import trainer_for
@@ -91,7 +91,10 @@ def training_spec(spec, overrides=None) -> Spec:
     ``train: {type: supervised}`` and the loss its trainer trains the head with."""
     from kaudio import registry
 
-    base = load_spec(spec, overrides)  # with them: an override may be what makes the spec valid (a teacher's path)
+    try:
+        base = load_spec(spec)  # its sections decide the defaults; overrides may not form whole sections
+    except SpecError:
+        base = load_spec(spec, overrides)  # an override may be what makes it valid (a teacher's path on this machine)
     defaults = {} if base.train else {"train": {"type": "supervised"}}
     trainer_cls = registry.get("train", (base.train or defaults["train"])["type"])
     if base.loss is None:
