@@ -55,7 +55,9 @@ CALIBRATION_BATCHES = 10
 #: Width ratio of every dynamic block (depth 2, fc1 the same ratio) of the individually trained model
 #: of each budget (the paper's "width ratio = 0.4, depth = 2" models).
 BASELINE_WIDTHS = {"53k": 0.4, "114k": 0.6, "200k": 0.8}
-METHODS = ("ofa", "kd", "scratch")
+#: Rows per budget: the searched sub-network, the baseline's architecture cut from the supernet, KD, scratch.
+METHODS = {"ofa": "OFA, searched", "ofa_fixed": "OFA, the baselines' architecture", "kd": "KD",
+           "scratch": "from scratch"}
 RESULT = "result.json"
 #: Seconds of each epoch (training and validation), appended across resumes.
 EPOCH_SECONDS = "epoch_seconds.json"
@@ -112,7 +114,7 @@ class Work:
     def done(self, item: Item) -> bool:
         if item.kind == "search":
             return all((self.run_dir(item) / "search" / f"test_{label}.json").is_file()
-                       for label in (*BUDGETS, "largest"))
+                       for label in (*BUDGETS, "largest", *(f"{b}_fixed" for b in BUDGETS)))
         return (self.run_dir(item) / RESULT).is_file()
 
     # --- specs ----------------------------------------------------------------------------------
@@ -171,8 +173,9 @@ class Work:
 
     def search(self, item: Item) -> None:
         """``kaudio ofa search`` on the supernet of ``item.seed``, then each chosen sub-network on the test set; and
-        the largest network extracted with BN re-calibrated the same way (the supernet's shared statistics are
-        those of the sampled mix, see the README), scored as ``test_largest.json``."""
+        the largest network and, per budget, the baselines' architecture extracted with BN re-calibrated the
+        same way (the supernet's shared statistics are those of the sampled mix, see the README), scored as
+        ``test_largest.json`` and ``test_<N>_fixed.json``."""
         from kaudio.models.ofa.subnet import ofa_space
         from kaudio.training.ofa_search import OBJECTIVE
 
@@ -189,9 +192,11 @@ class Work:
             self.score_subnet(search_dir / f"best_{budget}.keras", data, item.seed, budget,
                               config=chosen["best"]["config"], val_map=chosen["best"][OBJECTIVE])
         largest = ofa_space(load(run_dir / "best.keras")).largest()
-        subprocess.run([sys.executable, "-m", "kaudio", "ofa", "extract", str(run_dir), json.dumps(largest),
-                        "--out", str(search_dir / "largest.keras"), "--overwrite", *calibration], check=True)
-        self.score_subnet(search_dir / "largest.keras", data, item.seed, "largest", config=largest)
+        fixed = {f"{budget}_fixed": baseline_config(largest, BASELINE_WIDTHS[budget]) for budget in BUDGETS}
+        for label, config in {"largest": largest, **fixed}.items():
+            subprocess.run([sys.executable, "-m", "kaudio", "ofa", "extract", str(run_dir), json.dumps(config),
+                            "--out", str(search_dir / f"{label}.keras"), "--overwrite", *calibration], check=True)
+            self.score_subnet(search_dir / f"{label}.keras", data, item.seed, label, config=config)
 
     @staticmethod
     def score_subnet(path: Path, data, seed: int, label: str, **extra) -> None:
@@ -233,7 +238,8 @@ class Work:
         out = []
         for item in self.items():
             if item.kind == "search":
-                out += [read_json(self.run_dir(item) / "search" / f"test_{b}.json") for b in (*BUDGETS, "largest")]
+                labels = (*BUDGETS, "largest", *(f"{b}_fixed" for b in BUDGETS))
+                out += [read_json(self.run_dir(item) / "search" / f"test_{label}.json") for label in labels]
             else:
                 out.append(read_json(self.run_dir(item) / RESULT))
         return [r for r in out if r is not None]
@@ -263,6 +269,12 @@ def finished_training(run_dir: Path, epochs: int) -> "tuple[int, int] | None":
     if (run_dir / "backup").exists() or not (run_dir / "best.keras").is_file() or best is None or run != epochs:
         return None
     return run, int(best["epoch"])
+
+
+def baseline_config(largest: dict, ratio: float) -> dict:
+    """The sub-network configuration of the individual model with ``ratio`` (every dynamic block at that width and
+    depth 2, fc1 at that ratio): the baselines' architecture, as a supernet configuration."""
+    return {**largest, "widths": [ratio] * len(largest["widths"]), "fc_width": ratio}
 
 
 def baseline_sizes(ratio: float) -> dict[str, Any]:
@@ -334,12 +346,13 @@ def summary_rows(results: Sequence[dict], supernets: Sequence[dict]) -> list[dic
     rows = []
     for budget in BUDGETS:
         for method in METHODS:
-            runs = sorted((r for r in results if r["kind"] == method and r["budget"] == budget), key=lambda r: r["seed"])
+            kind, label = ("ofa", f"{budget}_fixed") if method == "ofa_fixed" else (method, budget)
+            runs = sorted((r for r in results if r["kind"] == kind and r["budget"] == label), key=lambda r: r["seed"])
             if not runs:
                 continue
             row = {"budget": budget, "method": method, "seeds": [r["seed"] for r in runs],
                    "params": mean_std([r["params"] for r in runs])[0],
-                   "converged": converged_text(supernets if method == "ofa" else runs)}
+                   "converged": converged_text(supernets if kind == "ofa" else runs)}
             for metric in ("pr_auc", "roc_auc", "f1"):
                 row[metric] = mean_std([r["test"][metric] for r in runs])
             if method == "ofa":
@@ -375,7 +388,7 @@ def markdown(rows: Sequence[dict], teacher: "dict | None", supernets: Sequence[d
     if largest:
         lines.append(whole_row("supernet, largest, BN re-calibrated", largest, ""))
     for row in rows:
-        lines.append(f"| {row['budget']} ± {EPSILON} | {row['method']} | {len(row['seeds'])} | {row['params']:,.0f} | "
+        lines.append(f"| {row['budget']} ± {EPSILON} | {METHODS[row['method']]} | {len(row['seeds'])} | {row['params']:,.0f} | "
                      f"{pct(row['pr_auc'])} | {pct(row['roc_auc'])} | {pct(row['f1'])} | {row['converged']} |")
     searched = [f"* {row['budget']}: " + "; ".join(f"seed {s}: {c}" for s, c in zip(row["seeds"], row["configs"]))
                 for row in rows if row["method"] == "ofa"]
@@ -392,7 +405,8 @@ def figure(rows: Sequence[dict], teacher: "dict | None", path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    styles = {"ofa": ("o-", "OFA (searched, no retraining)"), "kd": ("s--", "KD"), "scratch": ("^:", "from scratch")}
+    styles = {"ofa": ("o-", "OFA, searched (no retraining)"), "ofa_fixed": ("D-.", "OFA, the baselines' architecture"),
+              "kd": ("s--", "KD"), "scratch": ("^:", "from scratch")}
     for method, (style, label) in styles.items():
         mine = [r for r in rows if r["method"] == method]
         if mine:

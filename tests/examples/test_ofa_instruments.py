@@ -90,6 +90,11 @@ def test_kd_and_supernet_specs_validate_against_a_teacher_run(example, tmp_path)
         assert supernet.backbone[key] == teacher_spec.backbone[key], key  # the teacher is the largest network
 
 
+def test_baseline_config_is_the_uniform_sub_network(example):
+    largest = {"widths": [1.0, 1.0, 1.0], "depths": [2, 2, 2], "fc_width": 1.0}
+    assert example.baseline_config(largest, 0.4) == {"widths": [0.4] * 3, "depths": [2, 2, 2], "fc_width": 0.4}
+
+
 def test_finished_training_needs_best_keras_a_full_history_and_no_backup(example, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -117,17 +122,21 @@ def test_table_and_figure_from_results(example, tmp_path):
     results = [fake_result("teacher", 0, params=312_416, pr=0.8),
                fake_result("supernet", 0, params=312_416, pr=0.78, best=10, epochs=10),
                fake_result("ofa", 0, "53k", pr=0.7, params=50_000), fake_result("ofa", 1, "53k", pr=0.6, params=54_000),
+               fake_result("ofa", 0, "53k_fixed", pr=0.66, params=52_709),
                fake_result("kd", 0, "53k", pr=0.65, params=52_709), fake_result("scratch", 0, "53k", pr=0.55, params=52_709)]
     supernets = [r for r in results if r["kind"] == "supernet"]
     rows = example.summary_rows(results, supernets)
-    assert [(r["budget"], r["method"]) for r in rows] == [("53k", "ofa"), ("53k", "kd"), ("53k", "scratch")]
+    assert [(r["budget"], r["method"]) for r in rows] == [("53k", "ofa"), ("53k", "ofa_fixed"), ("53k", "kd"),
+                                                           ("53k", "scratch")]
+    assert rows[1]["params"] == 52_709 and rows[1]["pr_auc"] == pytest.approx((0.66, 0.0))
     ofa = rows[0]
     assert ofa["pr_auc"] == pytest.approx((0.65, 0.05)) and ofa["params"] == 52_000
     assert ofa["converged"].startswith("0/1")  # the supernet's best epoch was its last
     largest = [fake_result("ofa", 0, "largest", pr=0.79, params=312_416)]
     text = example.markdown(rows, results[0], supernets, largest, seeds=2)
     assert text.startswith("**Partial results**")
-    assert "| 53k ± 15k | ofa | 2 | 52,000 | 65.0 ± 5.0 |" in text
+    assert "| 53k ± 15k | OFA, searched | 2 | 52,000 | 65.0 ± 5.0 |" in text
+    assert "| 53k ± 15k | OFA, the baselines' architecture | 1 | 52,709 | 66.0 ± 0.0 |" in text
     assert "| - | teacher | 1 | 312,416 | 80.0 ± 0.0 |" in text
     assert "| - | supernet, largest, BN re-calibrated | 1 | 312,416 | 79.0 ± 0.0 |" in text
     assert "seed 0: " in text
