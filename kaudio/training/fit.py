@@ -61,7 +61,7 @@ from pathlib import Path
 import keras
 import yaml
 
-from kaudio.errors import KaudioError, SpecError
+from kaudio.errors import KaudioError
 from kaudio.spec.validate import Spec, load_spec
 from kaudio.training.callbacks import BestModel, EpochCheckpoints, SeedStateBackup
 from kaudio.training.trainer import trainer_for
@@ -91,16 +91,12 @@ def training_spec(spec, overrides=None) -> Spec:
     ``train: {type: supervised}`` and the loss its trainer trains the head with."""
     from kaudio import registry
 
-    try:
-        base = load_spec(spec)  # its sections decide the defaults; overrides may not form whole sections
-    except SpecError:
-        base = load_spec(spec, overrides)  # an override may be what makes it valid (a teacher's path on this machine)
-    defaults = {} if base.train else {"train": {"type": "supervised"}}
-    trainer_cls = registry.get("train", (base.train or defaults["train"])["type"])
+    origin = "(added by kaudio: the spec has no such section)"
+    defaults = {"train": {"type": "supervised"}}  # added only where the spec has no train section
+    base = load_spec(spec, overrides, defaults=defaults, defaults_origin=origin)  # overrides may be what makes it valid
     if base.loss is None:
-        defaults.update(trainer_cls.default_sections(base))
-    return load_spec(spec if not isinstance(spec, Spec) else base, overrides, defaults=defaults,
-                     defaults_origin="(added by kaudio: the spec has no such section)")
+        defaults.update(registry.get("train", base.train["type"]).default_sections(base))
+    return load_spec(spec, overrides, defaults=defaults, defaults_origin=origin)
 
 
 def count_batches(dataset) -> int:
