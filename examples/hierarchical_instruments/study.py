@@ -374,26 +374,20 @@ def attention_summary(attention, fine, membership) -> dict[str, float]:
 # --- running ------------------------------------------------------------------------------------
 
 
-class StudyLog:
-    """Keras callback (built lazily, so that importing this module needs no Keras): each epoch's seconds
-    into ``epoch_seconds.json`` and, at the ``MILESTONES``, a copy of the best model so far."""
+class Milestones:
+    """Keras callback (built lazily, so that importing this module needs no Keras): at the ``MILESTONES``, a
+    copy of the best model so far."""
 
     def __new__(cls, run_dir: Path, milestones: Sequence[int] = MILESTONES):
         import keras
 
-        class _StudyLog(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.started = time.perf_counter()
-
+        class _Milestones(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
-                path = run_dir / "epoch_seconds.json"
-                seconds = json.loads(path.read_text()) if path.is_file() else []
-                path.write_text(json.dumps(seconds[:epoch] + [round(time.perf_counter() - self.started, 2)]))
                 if epoch + 1 in milestones and (run_dir / "best.keras").is_file():
                     (run_dir / "milestones").mkdir(exist_ok=True)
                     shutil.copyfile(run_dir / "best.keras", run_dir / "milestones" / f"best_at_{epoch + 1:02d}.keras")
 
-        return _StudyLog()
+        return _Milestones()
 
 
 class Study:
@@ -603,8 +597,11 @@ class Study:
             if run_dir.parent.parent.name == "lambda_grid":  # a λ-grid trial: trained already, score it
                 saved = score_trained(run_dir, run.head, run.seed, data)
             else:
+                from kaudio.training.callbacks import EpochSeconds
+
+                callbacks = [EpochSeconds(run_dir / "epoch_seconds.json"), Milestones(run_dir)]
                 saved = train_and_score(spec_path(run.head), run.head, run.seed, data, run_dir, run.overrides(),
-                                        self.verbose, callbacks=[StudyLog(run_dir)])
+                                        self.verbose, callbacks=callbacks)
             print(f"{run.cell} {run.head} seed {run.seed}: best epoch {saved['best_epoch']}/{saved['epochs']}; "
                   + score_text(saved["rows"]), flush=True)
             return saved

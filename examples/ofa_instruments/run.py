@@ -145,6 +145,7 @@ class Work:
 
     def train(self, item: Item) -> dict:
         from kaudio.training import fit
+        from kaudio.training.callbacks import EpochSeconds
         from kaudio.training.fit import training_spec
         from kaudio.training.trainer import trainer_for
 
@@ -157,7 +158,7 @@ class Work:
         finished = finished_training(run_dir, spec.train["epochs"])
         if finished is None:
             result = fit(spec, data.dataset("train", seed), data.dataset("val", seed), run_dir=run_dir,
-                         overrides=overrides, verbose=self.verbose, callbacks=[epoch_timer(run_dir / EPOCH_SECONDS)])
+                         overrides=overrides, verbose=self.verbose, callbacks=[EpochSeconds(run_dir / EPOCH_SECONDS)])
             epochs, best_epoch = len(result.history.get("loss", [])), result.best_epoch
         else:  # trained before (e.g. the teacher by `kaudio train`), not scored yet
             epochs, best_epoch = finished
@@ -243,20 +244,6 @@ class Work:
             else:
                 out.append(read_json(self.run_dir(item) / RESULT))
         return [r for r in out if r is not None]
-
-
-def epoch_timer(path: Path):
-    """A Keras callback appending each epoch's wall-clock seconds to the JSON list at ``path``."""
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            write_json(path, (read_json(path) or []) + [round(time.perf_counter() - self.started, 2)])
-
-    return EpochTimer()
 
 
 def finished_training(run_dir: Path, epochs: int) -> "tuple[int, int] | None":

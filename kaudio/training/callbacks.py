@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import keras
@@ -140,3 +141,21 @@ class ValidationMetrics(keras.callbacks.Callback):
             return
         targets, scores = predict_dataset(self.network(self.model), self.val_ds)
         logs.update({name: float(value) for name, value in self.metrics(targets, scores).items()})
+
+
+class EpochSeconds(keras.callbacks.Callback):
+    """Each epoch's wall-clock seconds (training and validation) in the JSON list at ``path``, indexed by
+    epoch: a resumed run (whose epochs continue from the backup) replaces the entries from the epoch it
+    repeats on, so the list keeps one entry per finished epoch across interruptions."""
+
+    def __init__(self, path: "str | Path"):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = json.loads(self.path.read_text()) if self.path.is_file() else []
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(seconds[:epoch] + [round(time.perf_counter() - self.started, 2)]))

@@ -143,12 +143,3 @@ def test_table_and_figure_from_results(example, tmp_path):
     path = example.figure(rows, results[0], tmp_path / "pareto.png")
     assert path.stat().st_size > 1000
 
-
-def test_epoch_timer_appends_across_resumes(example, tmp_path):
-    path = tmp_path / "epoch_seconds.json"
-    for _ in range(2):  # two processes: the second appends
-        timer = example.epoch_timer(path)
-        timer.on_epoch_begin(0)
-        timer.on_epoch_end(0)
-    seconds = json.loads(path.read_text())
-    assert len(seconds) == 2 and all(0 <= s < 5 for s in seconds)

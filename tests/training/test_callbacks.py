@@ -7,7 +7,7 @@ import tensorflow as tf
 import pytest
 
 from kaudio.errors import KaudioError
-from kaudio.training.callbacks import SeedStateBackup, ValidationMetrics, seed_states
+from kaudio.training.callbacks import EpochSeconds, SeedStateBackup, ValidationMetrics, seed_states
 
 
 def _dense(seed):
@@ -68,3 +68,19 @@ def test_seed_states_are_saved_and_restored(tmp_path):
     mismatch.set_model(other)
     with pytest.raises(KaudioError, match="holds 1 random-seed states, the model has 2"):
         mismatch.on_train_begin()
+
+
+def test_epoch_seconds_keep_one_entry_per_epoch_across_a_resume(tmp_path):
+    import json
+
+    path = tmp_path / "run" / "epoch_seconds.json"
+    first = EpochSeconds(path)
+    for epoch in range(3):
+        first.on_epoch_begin(epoch)
+        first.on_epoch_end(epoch)
+    resumed = EpochSeconds(path)  # a new process repeats epoch 2 (its backup was of epoch 1) and goes on
+    for epoch in (2, 3):
+        resumed.on_epoch_begin(epoch)
+        resumed.on_epoch_end(epoch)
+    seconds = json.loads(path.read_text())
+    assert len(seconds) == 4 and all(0 <= s < 5 for s in seconds)
