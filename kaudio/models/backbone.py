@@ -115,7 +115,7 @@ class Backbone(keras.Model):
                 use, :func:`kaudio.pretrained.load_backbone_weights`); a path — an OpenL3 ``.h5``, a
                 kaudio ``.weights.h5`` (``backbone.save_weights``) or a ``.keras`` model built by kaudio
                 whose ``backbone`` weights are copied layer by layer
-                (:func:`kaudio.training.init_weights.copy_backbone_weights`); ``None`` — random weights.
+                (:func:`kaudio.training.init_weights.copy_section_weights`); ``None`` — random weights.
             **overrides: constructor arguments replacing the preset's, e.g. ``dtype="mixed_bfloat16"``,
                 ``name=``, ``trainable=False``, or ``feature_shape=(None, 64, 1)`` for variable length.
 
@@ -170,11 +170,11 @@ def load_weights_file(backbone: keras.Model, path: "str | os.PathLike") -> None:
 
         load_backbone_weights(backbone, path)
         return
-    from kaudio.training.init_weights import copy_backbone_weights, load_source_model, source_backbone
+    from kaudio.training.init_weights import copy_section_weights, load_source_model, source_section
 
     try:
-        source = source_backbone(load_source_model(path), path)
-        copy_backbone_weights(source, backbone)
+        source = source_section(load_source_model(path), path)
+        copy_section_weights(source, backbone)
     except KaudioError as err:
         message = str(err).removeprefix("train.init_weights: ")
         raise WeightsError(f"{path}: {message}" if not message.startswith(str(path)) else message) from err

@@ -8,7 +8,7 @@ The paper fine-tunes CNN14 pretrained on AudioSet. With kaudio that is one spec 
 :func:`init_backbone` loads the ``.keras`` file (any :class:`~kaudio.models.KaudioModel`: a
 converted PANNs tagger, a built model, a run's ``best.keras``), takes its ``backbone`` sub-model and
 copies the weights into the new model's backbone layer by layer, matched by layer name, every
-weight's shape checked (:func:`copy_backbone_weights`). All mismatches are reported together and
+weight's shape checked (:func:`copy_section_weights`). All mismatches are reported together and
 nothing is copied unless everything matches. The head and the front end are left alone.
 
 The front ends may differ (a 32 kHz checkpoint into a 16 kHz spec) as long as the backbone shapes
@@ -69,7 +69,7 @@ def load_source_model(path: "str | os.PathLike", key: str = "train.init_weights"
         raise KaudioError(f"{key}: cannot load {path} as a Keras model: {err}") from err
 
 
-def source_backbone(model: keras.Model, path: "str | os.PathLike" = "the source model",
+def source_section(model: keras.Model, path: "str | os.PathLike" = "the source model",
                     section: str = "backbone") -> keras.Model:
     """The ``backbone`` (or ``head``) sub-model of a loaded model (``KaudioModel.backbone``)."""
     sub_model = next((layer for layer in model.layers if layer.name == section), None)
@@ -84,7 +84,7 @@ def _weighted_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
     return {layer.name: layer for layer in model.layers if layer.weights}
 
 
-def copy_backbone_weights(source: keras.Model, target: keras.Model, section: str = "backbone") -> list[str]:
+def copy_section_weights(source: keras.Model, target: keras.Model, section: str = "backbone") -> list[str]:
     """Copy every weight of ``source``'s layers into the layers of ``target`` with the same names.
 
     Both are ``section`` sub-models (``KaudioModel.backbone``, or ``.head`` with ``init_head``). The
@@ -174,10 +174,10 @@ def init_backbone(model, path: "str | os.PathLike", head: bool = False) -> InitR
     """
     path = Path(path)
     source = load_source_model(path)
-    copied = copy_backbone_weights(source_backbone(source, path), model.backbone)
+    copied = copy_section_weights(source_section(source, path), model.backbone)
     report = InitReport(path, copied, sum(len(model.backbone.get_layer(name).weights) for name in copied))
     if head:  # a head that does not fit raises (nothing of it copied) and the run does not start
-        head_layers = copy_backbone_weights(source_backbone(source, path, "head"), model.head, "head")
+        head_layers = copy_section_weights(source_section(source, path, "head"), model.head, "head")
         report.layers += [f"head/{name}" for name in head_layers]
         report.n_weights += sum(len(model.head.get_layer(name).weights) for name in head_layers)
     source_spec = getattr(source, "spec", None)

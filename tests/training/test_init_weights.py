@@ -13,7 +13,7 @@ from kaudio.models.kaudio_model import KaudioModel
 from kaudio.spec import load_spec
 from kaudio.training import fit
 from kaudio.training import init_weights as init_module
-from kaudio.training.init_weights import copy_backbone_weights, frontend_differences, init_backbone
+from kaudio.training.init_weights import copy_section_weights, frontend_differences, init_backbone
 from tests.training import tiny_spec, toy_arrays, toy_dataset
 from tests.training.test_fit import Interrupt, InterruptAfterEpoch
 
@@ -133,7 +133,7 @@ def test_copy_checks_layer_classes():
     source = backbone(keras.layers.Dense(4, name="fc1"))
     target = backbone(keras.layers.EinsumDense("ab,bc->ac", (4,), bias_axes="c", name="fc1"))
     with pytest.raises(KaudioError, match="fc1: source is a Dense, the new backbone has a EinsumDense"):
-        copy_backbone_weights(source, target)
+        copy_section_weights(source, target)
 
 
 def test_unreadable_file_and_model_without_backbone(tmp_path):
