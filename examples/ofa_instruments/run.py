@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -277,17 +278,10 @@ def baseline_sizes(ratio: float) -> dict[str, Any]:
 
 
 def load(path: Path):
-    from kaudio.training.fit import load_best_model
+    """A model kaudio wrote (kaudio's layers registered); a clear error for a missing or corrupt file."""
+    from kaudio.training.init_weights import load_source_model
 
-    return load_best_model(path.parent) if path.name == "best.keras" else _load_keras(path)
-
-
-def _load_keras(path: Path):
-    import keras
-
-    import kaudio  # noqa: F401  (registers kaudio's layers)
-
-    return keras.models.load_model(path)
+    return load_source_model(path, key="run.py")
 
 
 def load_spec_of(run_dir: Path):
@@ -297,7 +291,7 @@ def load_spec_of(run_dir: Path):
 
 
 def trainable_params(model) -> int:
-    return int(sum(int(w.numpy().size) for w in model.trainable_weights))
+    return sum(math.prod(w.shape) for w in model.trainable_weights)
 
 
 def single_row(rows: Sequence[dict]) -> dict:
