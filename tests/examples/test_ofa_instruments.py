@@ -32,11 +32,12 @@ def test_items_come_after_what_they_need(example, tmp_path):
 def test_each_budget_holds_its_baseline_and_a_full_population(example):
     from kaudio.models.ofa.space import OfaSpace, parse_count, scaled_width
     from kaudio.spec import load_spec
+    from kaudio.spec.source import load_raw
     from kaudio.training.ofa_search import in_budget, parse_budgets
 
     teacher = load_spec(HERE / "specs" / "teacher.yaml").backbone
-    space = OfaSpace(teacher["filters"], 1, [0.4, 0.6, 0.8, 1.0], [4], True, teacher["embedding_size"],
-                     "per_mel_bin", n_mels=64, channels=1)
+    supernet = load_raw(HERE / "specs" / "supernet.yaml").data["backbone"]  # unvalidated: its teacher is not trained here
+    space = OfaSpace.from_params(supernet, (401, 64, 1))
     budgets = parse_budgets(example.BUDGETS, example.EPSILON)
     assert [b.label for b in budgets] == list(example.BUDGETS)
     previous_high = 0
