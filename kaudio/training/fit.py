@@ -94,8 +94,9 @@ def training_spec(spec, overrides=None) -> Spec:
     origin = "(added by kaudio: the spec has no such section)"
     defaults = {"train": {"type": "supervised"}}  # added only where the spec has no train section
     base = load_spec(spec, overrides, defaults=defaults, defaults_origin=origin)  # overrides may be what makes it valid
-    if base.loss is None:
-        defaults.update(registry.get("train", base.train["type"]).default_sections(base))
+    if base.loss is not None:
+        return base
+    defaults.update(registry.get("train", base.train["type"]).default_sections(base))
     return load_spec(spec, overrides, defaults=defaults, defaults_origin=origin)
 
 

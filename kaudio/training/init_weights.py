@@ -70,7 +70,7 @@ def load_source_model(path: "str | os.PathLike", key: str = "train.init_weights"
 
 
 def source_section(model: keras.Model, path: "str | os.PathLike" = "the source model",
-                    section: str = "backbone") -> keras.Model:
+                   section: str = "backbone") -> keras.Model:
     """The ``backbone`` (or ``head``) sub-model of a loaded model (``KaudioModel.backbone``)."""
     sub_model = next((layer for layer in model.layers if layer.name == section), None)
     if sub_model is None:
