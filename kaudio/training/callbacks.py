@@ -108,6 +108,32 @@ class SeedStateBackup(keras.callbacks.Callback):
         temporary.replace(self.path)
 
 
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras's ``EarlyStopping`` whose patience survives a resume: before training it replays the monitored
+    value of every epoch already trained (``epochs_done`` rows of ``history.csv``), so the epochs without
+    improvement counted before an interruption still count after it (Keras's callback restarts its count and
+    would let a resumed run train up to ``patience`` epochs longer than an uninterrupted one)."""
+
+    def __init__(self, monitor: str, mode: str, patience: int, history_path: "Path | None" = None,
+                 epochs_done: int = 0):
+        super().__init__(monitor=monitor, mode=mode, patience=patience)
+        self.history_path, self.epochs_done = history_path, int(epochs_done)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if not self.epochs_done or self.history_path is None or not Path(self.history_path).is_file():
+            return
+        from kaudio.training.fit import read_history
+
+        values = read_history(Path(self.history_path)).get(self.monitor, [])[:self.epochs_done]
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        for epoch, value in enumerate(values):  # the counting of EarlyStopping.on_epoch_end (no baseline)
+            self.wait += 1
+            if self._is_improvement(value, self.best):
+                self.best, self.best_epoch, self.wait = value, epoch, 0
+
+
 class EpochCheckpoints(keras.callbacks.Callback):
     """``checkpoints/epoch_NNN.keras`` (the plain KaudioModel) after every epoch; keeps the last ``keep``."""
 

@@ -13,6 +13,8 @@ A run directory holds::
     best.json        {"epoch": 1-based epoch, "monitor": name, "mode": "min" | "max", "value": ...}
     checkpoints/     epoch_NNN.keras of the last ``train.keep_checkpoints`` epochs
     backup/          keras.callbacks.BackupAndRestore state while a run is unfinished
+    final_state/     with ``train.extendable``: that state (weights, optimizer, epoch, seeds) of a run
+                     that reached ``train.epochs`` without stopping early
     logs/            TensorBoard logs
     history.csv      one row per epoch: loss, the loss's parts (fine_bce, coarse_bce, consistency; bce;
                      cce) and val_* of each
@@ -28,7 +30,14 @@ the seed-generator states saved with the backup (Keras's backup leaves them out;
 (``shuffle(seed=…, reshuffle_each_iteration=True)``, ``Dataset.random``, as
 ``kaudio.data.make_dataset(shuffle=True)`` uses) is advanced by the finished epochs, and kapre's
 SpecAugment masks are drawn from a seed of (train.seed, epoch). Build the datasets the same way
-(same seeds) for the resumed call. EarlyStopping's patience counter restarts on resume.
+(same seeds) for the resumed call. Early stopping's count of epochs without improvement is replayed
+from ``history.csv`` (:class:`~kaudio.training.callbacks.ResumableEarlyStopping`).
+
+Extending: with ``train.extendable: true`` a run that trains all ``train.epochs`` epochs keeps its
+final state in ``final_state/``; calling :func:`fit` again on its folder with the same spec but a
+larger ``train.epochs`` continues it exactly where it ended, with the result of a run that had the
+larger budget from the start (tested). A run that early stopping ended is finished for good (its
+state is removed); any other spec, or a ``train.epochs`` not above the epochs run, starts over.
 
 Fine-tuning: with ``train.init_weights`` the backbone starts from the backbone weights of that
 ``.keras`` model (:func:`kaudio.training.init_weights.init_backbone`) — on a fresh start only; a
@@ -63,7 +72,7 @@ import yaml
 
 from kaudio.errors import KaudioError
 from kaudio.spec.validate import Spec, load_spec
-from kaudio.training.callbacks import BestModel, EpochCheckpoints, SeedStateBackup
+from kaudio.training.callbacks import BestModel, EpochCheckpoints, ResumableEarlyStopping, SeedStateBackup
 from kaudio.training.trainer import trainer_for
 
 
@@ -123,6 +132,25 @@ def _backup_epoch(backup_dir: Path) -> int:
         return int(json.loads(path.read_text())["epoch"])
     except (OSError, ValueError, KeyError):
         return 0
+
+
+#: The folder of an extendable run's final training state (``train.extendable``).
+FINAL_STATE = "final_state"
+
+
+def _extends(run_dir: Path, spec: Spec) -> bool:
+    """Whether fitting ``spec`` in ``run_dir`` continues the run kept in ``run_dir/final_state``: the same spec as
+    ``run_dir/spec.yaml`` apart from ``train.epochs``, which must be above the epochs that run trained."""
+    try:
+        saved = yaml.safe_load((run_dir / "spec.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    new = spec.to_dict()
+    if not isinstance(saved, dict) or not isinstance(saved.get("train"), dict):
+        return False
+    without_epochs = lambda d: {**d, "train": {k: v for k, v in d["train"].items() if k != "epochs"}}  # noqa: E731
+    return (without_epochs(saved) == without_epochs(new)
+            and new["train"]["epochs"] > _backup_epoch(run_dir / FINAL_STATE) > 0)
 
 
 def skip_passes(dataset, passes: int) -> None:
@@ -202,8 +230,14 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
     if not chief:  # a non-chief multi-worker process writes nothing the chief also writes
         run_dir = worker_run_dir(run_dir, strategy)
     ensure_writable_folder(run_dir, "run folder")
-    backup_dir = run_dir / "backup"
+    backup_dir, final_dir = run_dir / "backup", run_dir / FINAL_STATE
     resuming = backup_dir.is_dir() and any(backup_dir.iterdir())
+    if final_dir.is_dir():
+        if not resuming and _extends(run_dir, spec):
+            final_dir.rename(backup_dir)
+            resuming = True
+        else:
+            shutil.rmtree(final_dir)
     if not resuming:
         for stale in ("history.csv", "best.json", "best.keras", "init_weights.json"):
             (run_dir / stale).unlink(missing_ok=True)
@@ -229,23 +263,32 @@ def fit(spec: "Spec | str | os.PathLike | dict", train_ds, val_ds, run_dir: "str
 
     monitor, mode = trainer.monitor
     best = BestModel(run_dir, monitor, mode, resuming)
-    all_callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), SeedStateBackup(backup_dir),
+    epochs_done = _backup_epoch(backup_dir) if resuming else 0
+    all_callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=not settings["extendable"]),
+                     SeedStateBackup(backup_dir),
                      *trainer.callbacks(run_dir, val_ds), best,
                      keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resuming),
                      keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0)]
     if settings["keep_checkpoints"]:
         all_callbacks.append(EpochCheckpoints(run_dir / "checkpoints", settings["keep_checkpoints"]))
+    early_stopping = None
     if settings["early_stopping_patience"]:
-        all_callbacks.append(keras.callbacks.EarlyStopping(monitor, mode=mode,
-                                                           patience=settings["early_stopping_patience"]))
+        early_stopping = ResumableEarlyStopping(monitor, mode, settings["early_stopping_patience"],
+                                                run_dir / "history.csv", epochs_done)
+        all_callbacks.append(early_stopping)
     all_callbacks += list(callbacks or [])
     # One Keras iterator over the repeated dataset for the whole run: pass k of train_ds is epoch k
     # (Keras would otherwise open two iterators per epoch of a finite dataset), so a resumed run
     # skips exactly its finished epochs and continues with the order the interrupted run had next.
     if resuming:
-        skip_passes(train_ds, _backup_epoch(backup_dir))
+        skip_passes(train_ds, epochs_done)
     wrapper.fit(train_ds.repeat(), steps_per_epoch=steps, validation_data=val_ds, epochs=settings["epochs"],
                 callbacks=all_callbacks, verbose=verbose)
+    if settings["extendable"] and backup_dir.is_dir():  # Keras kept the backup: it is the final state
+        if early_stopping is not None and early_stopping.stopped_epoch > 0:
+            shutil.rmtree(backup_dir)  # stopped early: finished for good
+        else:
+            backup_dir.rename(final_dir)
 
     if not (run_dir / "best.keras").is_file():
         raise KaudioError(f"no epoch produced a finite {monitor}; nothing was saved in {run_dir}")

@@ -58,6 +58,8 @@ COMMON_FIELDS = (
     Field("early_stopping_patience", int, None, "stop after this many epochs without improvement (null = never)",
           minimum=1, nullable=True),
     Field("keep_checkpoints", int, 2, "per-epoch checkpoints kept in checkpoints/ (0 = none)", minimum=0),
+    Field("extendable", bool, False, "when the run reaches train.epochs (not stopped early), keep its training "
+          "state in final_state/ so that fitting it again with a larger train.epochs continues it"),
     Field("deterministic", bool, True, "enable TensorFlow op determinism (repeatable runs, maybe slower)"),
     Field("jit_compile", bool, False, "compile the train step with XLA"),
     Field("dtype_policy", str, None, "Keras dtype policy of the model while training, e.g. mixed_bfloat16 "

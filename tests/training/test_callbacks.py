@@ -1,5 +1,6 @@
 """ValidationMetrics: metrics of the validation predictions added to the epoch logs, for the trained
-model or the network a trainer chooses. SeedStateBackup: dropout's seed states saved and restored."""
+model or the network a trainer chooses. SeedStateBackup: dropout's seed states saved and restored.
+ResumableEarlyStopping: the count of epochs without improvement survives a resume."""
 import keras
 import numpy as np
 import tensorflow as tf
@@ -7,7 +8,8 @@ import tensorflow as tf
 import pytest
 
 from kaudio.errors import KaudioError
-from kaudio.training.callbacks import EpochSeconds, SeedStateBackup, ValidationMetrics, seed_states
+from kaudio.training.callbacks import (EpochSeconds, ResumableEarlyStopping, SeedStateBackup, ValidationMetrics,
+                                      seed_states)
 
 
 def _dense(seed):
@@ -84,3 +86,27 @@ def test_epoch_seconds_keep_one_entry_per_epoch_across_a_resume(tmp_path):
         resumed.on_epoch_end(epoch)
     seconds = json.loads(path.read_text())
     assert len(seconds) == 4 and all(0 <= s < 5 for s in seconds)
+
+
+def _write_history(path, values):
+    path.write_text("epoch,val_loss\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values)))
+
+
+@pytest.mark.parametrize("epochs_done, stops_after", [(4, 1), (2, 3), (0, 4)])
+def test_early_stopping_replays_the_epochs_trained_before_a_resume(tmp_path, epochs_done, stops_after):
+    """val_loss 1.0, 0.5, 0.6, 0.7 with patience 3: after all four epochs one more without improvement stops the
+    run (as it would have uninterrupted); after two, three more are needed; a fresh start counts from nothing
+    (its first epoch is an improvement)."""
+    _write_history(tmp_path / "history.csv", [1.0, 0.5, 0.6, 0.7])
+    callback = ResumableEarlyStopping("val_loss", "min", 3, tmp_path / "history.csv", epochs_done)
+    callback.set_model(_dense(0))
+    callback.on_train_begin()
+    assert callback.wait == {4: 2, 2: 0, 0: 0}[epochs_done]
+    assert callback.best == {4: 0.5, 2: 0.5, 0: None}[epochs_done]
+    stopped = None
+    for k, epoch in enumerate(range(epochs_done, epochs_done + 4)):
+        callback.on_epoch_end(epoch, {"val_loss": 0.9})
+        if getattr(callback.model, "stop_training", False):
+            stopped = k + 1
+            break
+    assert stopped == stops_after

@@ -93,6 +93,32 @@ def test_resume_after_interruption_is_identical(tmp_path, spec_augment):
             np.testing.assert_array_equal(wa, wb)
 
 
+def test_an_extendable_run_continues_like_a_longer_run(tmp_path):
+    """train.extendable: a run that reached train.epochs keeps its state, and a larger train.epochs continues it
+    to the result of a run that had the larger budget from the start; any other change starts over."""
+    spec = lambda epochs, **train: tiny_spec(epochs=epochs, spec_augment=True, keep_checkpoints=3,  # noqa: E731
+                                             early_stopping_patience=5, **train)
+    longer = fit(spec(3), toy_dataset(16, 0), toy_dataset(8, 1), run_dir=tmp_path / "longer", verbose=0)
+    run = tmp_path / "run"
+    fit(spec(2, extendable=True), toy_dataset(16, 0), toy_dataset(8, 1), run_dir=run, verbose=0)
+    assert (run / "final_state").is_dir() and not (run / "backup").exists()
+    assert not (tmp_path / "longer" / "final_state").exists()  # not extendable: nothing kept
+    trained = []
+    counter = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: trained.append(epoch))
+    extended = fit(spec(3, extendable=True), toy_dataset(16, 0), toy_dataset(8, 1), run_dir=run, verbose=0,
+                   callbacks=[counter])
+    assert trained == [2]  # only the third epoch was trained
+    assert extended.history == longer.history
+    assert extended.best_epoch == longer.best_epoch
+    for wa, wb in zip(_weights(tmp_path / "longer" / "checkpoints" / "epoch_003.keras"),
+                      _weights(run / "checkpoints" / "epoch_003.keras")):
+        np.testing.assert_array_equal(wa, wb)
+    assert json.loads((run / "final_state" / "training_metadata.json").read_text())["epoch"] == 3
+    other = fit(spec(4, extendable=True, learning_rate=1e-3), toy_dataset(16, 0), toy_dataset(8, 1), run_dir=run,
+                verbose=0)
+    assert len(other.history["loss"]) == 4 and other.history["loss"][0] != longer.history["loss"][0]
+
+
 def test_warmup_schedule_is_linear_then_constant():
     schedule = WarmupSchedule(1e-3, 4)
     values = [float(schedule(step)) for step in range(6)]
