@@ -26,14 +26,20 @@ first, cell by cell in :func:`study_cells` order, and gmp and lp after them. A r
 between cells (flat ignores λ, so the λ cell reuses the base cell's flat runs).
 
 Every run has the same budget (``BUDGET``: at most ``train.epochs`` epochs, early stopping on the
-validation loss); a run counts as converged when its best epoch comes before its last. Each run
+validation loss); a run counts as converged when its best epoch comes before its last. A run whose best
+epoch is its last is continued ``EXTENSION`` epochs at a time (up to ``MAX_EPOCHS``) until it converges:
+runs are ``train.extendable``, so the continuation starts from the run's final state and gives what a run
+with the larger budget would have given (a run finished before that state was kept is trained again from
+the start with the larger budget, which replays its first epochs exactly). Each run
 directory also keeps the best model so far at the epochs of ``MILESTONES``
 (``milestones/best_at_NN.keras``): ``curves`` scores them, showing how the paired differences
 move with the training budget. Seconds per epoch are measured by a callback (training and
 validation of each epoch; ``epoch_seconds.json``).
 
 Runs are resumable (an interrupted run continues from its backup, a finished one is read back) and
-two ``run`` processes may share ``--out`` (each claims a run before training it). ``OUT/results.md``
+two ``run`` processes may share ``--out`` (each claims a run before training it). ``run`` trains each run
+in a child process of its own: memory that TensorFlow keeps after a run (it grew by about 1 GB per run in
+one long-lived process) is returned when the child exits. ``OUT/results.md``
 and ``OUT/results.csv`` are rewritten after every finished run. The pieces shared with
 ``compare.py`` (data per seed, train and score one run) come from there.
 """
@@ -43,6 +49,8 @@ import argparse
 import json
 import math
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -78,8 +86,14 @@ BASE_RECIPE: dict[str, Any] = {
 #: plateau. A cap of 40 epochs was too low: the base cell's best epochs were 37, 39 and 40 of 40 for both heads,
 #: and the validation loss was still falling (flat, seed 2: 0.204 at epoch 32, 0.195 at 40).
 BUDGET: dict[str, Any] = {"train.epochs": 60, "train.early_stopping_patience": 10}
-#: Run settings that change no result: no per-epoch checkpoints (resuming uses the backup folder).
-QUIET: dict[str, Any] = {"train.keep_checkpoints": 0}
+#: A run whose best epoch is its last (not converged) is continued this many epochs at a time, up to MAX_EPOCHS.
+EXTENSION = 10
+MAX_EPOCHS = 100
+#: Run settings that change no result: no per-epoch checkpoints (resuming uses the backup folder), and the final
+#: training state kept so that a run that has not converged can be continued (``EXTENSION``).
+QUIET: dict[str, Any] = {"train.keep_checkpoints": 0, "train.extendable": True}
+#: Exit status of ``run --one`` when every remaining work item is held by another process.
+IDLE = 3
 #: Epochs at which each run keeps its best-so-far model (for ``curves``).
 MILESTONES = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60)
 #: Keys a head ignores: flat trains the fine level only, so λ does not change its run.
@@ -158,10 +172,24 @@ class Run:
         """Runs with the same key are one training run."""
         return self.head, slug(dict(self.changes)), self.seed
 
-    def overrides(self) -> list[str]:
-        """``--set`` overrides of the run's spec: the base recipe, its changes and the budget."""
+    def overrides(self, epochs: "int | None" = None) -> list[str]:
+        """``--set`` overrides of the run's spec: the base recipe, its changes and the budget (``train.epochs``
+        raised to ``epochs`` when given)."""
         values = {**BASE_RECIPE, **dict(self.changes), **BUDGET, **QUIET}
+        if epochs is not None:
+            values["train.epochs"] = int(epochs)
         return [f"{key}={json.dumps(value)}" for key, value in values.items()]
+
+
+def epochs_to_train(finished: "Mapping[str, Any] | None") -> "int | None":
+    """The ``train.epochs`` a run still needs: the budget when it has not finished, ``EXTENSION`` more than it ran
+    when it finished with its best epoch as its last (not converged) and below ``MAX_EPOCHS``, else None (done)."""
+    if finished is None:
+        return int(BUDGET["train.epochs"])
+    epochs, best = int(finished["epochs"]), int(finished["best_epoch"])
+    if best >= epochs and epochs < MAX_EPOCHS:
+        return min(epochs + EXTENSION, MAX_EPOCHS)
+    return None
 
 
 def plan(cells: Sequence[Cell], seeds: int, chosen_lambda: "Mapping[str, float] | None" = None) -> list[Run]:
@@ -547,7 +575,7 @@ class Study:
                 for run in planned:
                     if run.cell == cell.name and (run.head in PAIRED_HEADS) == paired and run.key not in seen:
                         seen.add(run.key)
-                        if read_finished(self.run_dir(run)) is None:
+                        if epochs_to_train(read_finished(self.run_dir(run))) is not None:
                             items.append(("run", run))
         return items
 
@@ -593,36 +621,68 @@ class Study:
         if not claim.acquire():
             return None
         try:
-            print(f"\n=== {run.cell}: {run.head} seed {run.seed} ({describe(dict(run.changes))}) -> {run_dir}",
-                  flush=True)
-            if run_dir.parent.parent.name == "lambda_grid":  # a λ-grid trial: trained already, score it
+            finished = read_finished(run_dir)
+            epochs = epochs_to_train(finished)
+            if epochs is None:  # finished by another process meanwhile
+                return finished
+            extending = finished is not None
+            print(f"\n=== {run.cell}: {run.head} seed {run.seed} ({describe(dict(run.changes))}) -> {run_dir}"
+                  + (f": best epoch {finished['best_epoch']} of {finished['epochs']}, continued to {epochs} epochs"
+                     if extending else ""), flush=True)
+            if run_dir.parent.parent.name == "lambda_grid" and not extending:  # a λ-grid trial: score it
                 saved = score_trained(run_dir, run.head, run.seed, data)
             else:
                 from kaudio.training.callbacks import EpochSeconds
 
                 callbacks = [EpochSeconds(run_dir / "epoch_seconds.json"), Milestones(run_dir)]
-                saved = train_and_score(spec_path(run.head), run.head, run.seed, data, run_dir, run.overrides(),
-                                        self.verbose, callbacks=callbacks)
+                saved = train_and_score(spec_path(run.head), run.head, run.seed, data, run_dir, run.overrides(epochs),
+                                        self.verbose, retrain=extending, callbacks=callbacks)
             print(f"{run.cell} {run.head} seed {run.seed}: best epoch {saved['best_epoch']}/{saved['epochs']}; "
                   + score_text(saved["rows"]), flush=True)
             return saved
         finally:
             claim.release()
 
-    def work(self, data: SeedData, wait_seconds: float = 60.0) -> None:
-        """Do the work items in order until none is left, waiting while the remaining ones are claimed by
-        another process or wait for a run another process is training."""
-        while True:
-            items = self.work_items()
-            if not items:
-                return
-            for kind, item in items:
-                done = self.run_lambda_grid(item, data) if kind == "grid" else self.train(item, data) is not None
-                if done:
-                    self.write_summary()
-                    break
-            else:
-                time.sleep(wait_seconds)
+    def work_one(self, data: SeedData) -> bool:
+        """Do the first work item no other process holds (and rewrite the summary); False when there was none."""
+        for kind, item in self.work_items():
+            done = self.run_lambda_grid(item, data) if kind == "grid" else self.train(item, data) is not None
+            if done:
+                self.write_summary()
+                return True
+        return False
+
+    def work(self, child_command: Sequence[str], wait_seconds: float = 60.0) -> int:
+        """Do the work items until none is left, each in a child process (``child_command``: ``run --one``), waiting
+        while the remaining ones are claimed by another process or wait for a run another process is training.
+        Returns the exit status (a child's, when one failed; 130 on Ctrl-C, 143 on SIGTERM, passed on to the child)."""
+        child, stopping = None, []
+
+        def stop(signum, frame):  # no waiting here: the loop below may be inside child.wait(), which holds a lock
+            stopping.append(signum)
+            if child is None or child.returncode is not None:
+                raise SystemExit(128 + signum)  # between children: stop now
+            child.send_signal(signum)  # the child stops; the loop returns once it has
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            while self.work_items():
+                child = subprocess.Popen(list(child_command))
+                status = child.wait()
+                if stopping:
+                    return 128 + stopping[0]
+                if status == IDLE:
+                    time.sleep(wait_seconds)
+                elif status != 0:
+                    return status
+        except KeyboardInterrupt:
+            if child is not None and child.poll() is None:
+                child.send_signal(signal.SIGINT)
+                child.wait()
+            return 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return 0
 
 
 def score_trained(run_dir: Path, method: str, seed: int, data: SeedData) -> dict:
@@ -750,6 +810,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     parser.add_argument("--optional", action="store_true", help="also run the optional cells (restrict)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips (a smoke run)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras output while training")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # run: one work item (a child)
     args = parser.parse_args(argv)
     study = Study(args.out, args.seeds, args.optional, args.verbose)
     if args.command == "summarize":
@@ -758,6 +819,14 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     if args.data is None:
         print(f"study.py: error: {args.command} needs --data DATA_DIR", file=sys.stderr)
         return 2
+    if args.command == "run" and not args.one:  # the parent: no TensorFlow here, each work item in a child
+        child = [sys.executable, str(Path(__file__).resolve()), "run", "--one", "--data", str(args.data),
+                 "--out", str(args.out), "--seeds", str(args.seeds), "--verbose", str(args.verbose)]
+        child += (["--optional"] if args.optional else []) + (["--limit", str(args.limit)] if args.limit else [])
+        status = study.work(child)
+        if status == 0:
+            print(f"wrote {study.write_summary()}")
+        return status
 
     import kaudio
     import kaudio.models.panns  # noqa: F401  (registers the panns_cnn backbone)
@@ -771,9 +840,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         print(f"wrote {(write_curves if args.command == 'curves' else write_attention)(study, data)}")
         return 0
     print(data.table.summary(), flush=True)
-    study.work(data)
-    print(f"wrote {study.write_summary()}")
-    return 0
+    return 0 if study.work_one(data) else IDLE
 
 
 if __name__ == "__main__":

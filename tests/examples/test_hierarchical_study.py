@@ -1,5 +1,6 @@
 """examples/hierarchical_instruments/study.py: the bookkeeping of the recipe ablation (cells, which runs are
-one training run, λ-grid gating, pairing by seed, paired differences, tables). Training itself is run by hand
+one training run, λ-grid gating, pairing by seed, paired differences, tables, continuing runs that did not
+converge, one child process per run). Training itself is run by hand
 (the example README)."""
 import json
 import math
@@ -178,7 +179,7 @@ def test_work_items_train_the_pairs_of_every_cell_first_and_skip_finished_runs(s
     assert not any(kind == "run" and item.cell == "lambda_grid" for kind, item in items)  # flat: base's runs
     first = s.run_dir(items[0][1])
     first.mkdir(parents=True)
-    (first / study.FINISHED).write_text("{}")
+    (first / study.FINISHED).write_text(json.dumps({"epochs": 50, "best_epoch": 40}))
     assert s.work_items()[0] == ("run", study.Run("base", "resatt", 0, ()))
     (tmp_path / "lambda_grid" / "resatt").mkdir(parents=True)
     (tmp_path / "lambda_grid" / "resatt" / "chosen.json").write_text(json.dumps({"fine_weight": 0.75}))
@@ -206,3 +207,57 @@ def test_attention_summary_tells_gmp_from_gap_and_uniform_maps(study):
     uniform = np.full((2, 4, 2), 0.25)
     out = study.attention_summary(uniform, fine, membership)
     assert out["child_mass"] == pytest.approx(0.5) and out["top_child"] == pytest.approx(0.5)
+
+
+def test_runs_whose_best_epoch_is_their_last_are_continued_until_they_converge(study, tmp_path):
+    budget = study.BUDGET["train.epochs"]
+    assert study.epochs_to_train(None) == budget
+    assert study.epochs_to_train({"epochs": budget, "best_epoch": budget - 1}) is None  # converged
+    assert study.epochs_to_train({"epochs": budget - 8, "best_epoch": budget - 18}) is None  # stopped early
+    assert study.epochs_to_train({"epochs": budget, "best_epoch": budget}) == budget + study.EXTENSION
+    assert study.epochs_to_train({"epochs": study.MAX_EPOCHS, "best_epoch": study.MAX_EPOCHS}) is None
+    run = study.Run("base", "flat", 0, ())
+    assert f"train.epochs={budget + 10}" in run.overrides(budget + 10) and "train.extendable=true" in run.overrides()
+    s = study.Study(tmp_path, seeds=1)
+    first = s.run_dir(run)
+    first.mkdir(parents=True)
+    (first / study.FINISHED).write_text(json.dumps({"epochs": budget, "best_epoch": budget}))
+    assert s.work_items()[0] == ("run", run)  # not converged: still to do
+    (first / study.FINISHED).write_text(json.dumps({"epochs": budget + 10, "best_epoch": budget + 3}))
+    assert ("run", run) not in s.work_items()
+
+
+def test_run_trains_each_work_item_in_a_child_process(study, tmp_path, monkeypatch):
+    import sys
+
+    s = study.Study(tmp_path, seeds=1)
+    log = tmp_path / "children.txt"
+    child = [sys.executable, "-c", f"open({str(log)!r}, 'a').write('x')"]
+    monkeypatch.setattr(s, "work_items", lambda: ["item"] if (log.read_text() if log.exists() else "") != "xx" else [])
+    assert s.work(child) == 0
+    assert log.read_text() == "xx"  # one child per item, until none is left
+    log.unlink()
+    assert s.work([sys.executable, "-c", "import sys; sys.exit(5)"]) == 5  # a failing child stops the run
+    idle = [sys.executable, "-c", f"open({str(log)!r}, 'a').write('x'); import sys; sys.exit({study.IDLE})"]
+    assert s.work(idle, wait_seconds=0.0) == 0 and log.read_text() == "xx"  # all claimed elsewhere: wait, retry
+
+
+def test_sigterm_stops_the_child_and_the_run(study, tmp_path):
+    """Stopping ``study.py run`` (SIGTERM) stops the child that is training and returns 143."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    s = study.Study(tmp_path, seeds=1)
+    s.work_items = lambda: ["item"]
+    started = tmp_path / "started"
+    child = [sys.executable, "-c", f"import time; open({str(started)!r}, 'w').close(); time.sleep(60)"]
+
+    def terminate_when_started():
+        while not started.exists():
+            threading.Event().wait(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=terminate_when_started, daemon=True).start()
+    assert s.work(child) == 128 + signal.SIGTERM  # at once: the child (asleep for 60 s) was stopped
