@@ -41,26 +41,6 @@ class BestModel(keras.callbacks.Callback):
                                                       "mode": self.mode, "value": self.best_value}))
 
 
-class ReseedAugmentation(keras.callbacks.Callback):
-    """Makes kapre's SpecAugment masks a function of (seed, epoch) so a resumed run draws the same ones.
-
-    kapre draws its masks with stateful ``tf.random`` ops whose stream restarts whenever the train
-    function is traced; a resumed run would replay epoch 1's masks. At each epoch start this sets
-    TensorFlow's global seed to ``seed·10007 + epoch`` and retraces the train step, so epoch ``e``
-    uses the same masks whether or not the run was interrupted before it.
-    """
-
-    def __init__(self, seed: int):
-        super().__init__()
-        self.seed = seed
-
-    def on_epoch_begin(self, epoch, logs=None):
-        import tensorflow as tf
-
-        tf.random.set_seed(self.seed * 10007 + epoch)
-        self.model.make_train_function(force=True)
-
-
 #: The name Keras gives the state variable of every ``keras.random.SeedGenerator`` (dropout layers own one).
 SEED_STATE_NAME = "seed_generator_state"
 

@@ -28,8 +28,9 @@ history are bit-identical). Per-epoch randomness is replayed too: dropout masks 
 the seed-generator states saved with the backup (Keras's backup leaves them out;
 :class:`~kaudio.training.callbacks.SeedStateBackup`), the training dataset's per-iteration state
 (``shuffle(seed=…, reshuffle_each_iteration=True)``, ``Dataset.random``, as
-``kaudio.data.make_dataset(shuffle=True)`` uses) is advanced by the finished epochs, and kapre's
-SpecAugment masks are drawn from a seed of (train.seed, epoch). Build the datasets the same way
+``kaudio.data.make_dataset(shuffle=True)`` uses) is advanced by the finished epochs, and SpecAugment's
+masks come from a seed generator whose state is saved too (:class:`~kaudio.layers.SeededSpecAugment`). Build the
+datasets the same way
 (same seeds) for the resumed call. Early stopping's count of epochs without improvement is replayed
 from ``history.csv`` (:class:`~kaudio.training.callbacks.ResumableEarlyStopping`).
 

@@ -12,26 +12,26 @@ from kaudio.errors import KaudioError
 from kaudio.models.kaudio_model import KaudioModel
 
 def spec_augment_layer(spec, settings: dict, feature_shape: tuple):
-    """kapre's ``SpecAugment`` for the front-end output of ``spec``, or ``None`` when disabled.
+    """The SpecAugment layer (:class:`~kaudio.layers.SeededSpecAugment`) for the front-end output of ``spec``, or
+    ``None`` when disabled.
 
-    kapre expects ``(time, freq, 1)`` examples (``channels_last``); for the ``freq_time`` layout
-    the time and frequency parameters are swapped so that each still masks its own axis. Mask
-    widths that do not fit the front end are refused when the spec is validated.
+    The layer masks ``(time, freq, 1)`` examples; for the ``freq_time`` layout the time and frequency parameters
+    are swapped so that each still masks its own axis. Mask widths that do not fit the front end are refused when
+    the spec is validated. Its seed generator is seeded by the run's ``keras.utils.set_random_seed``.
     """
     if not settings.get("enabled"):
         return None
     if spec.frontend is None:
         raise KaudioError("train.spec_augment needs a front end; set train.spec_augment.enabled: false")
-    from kapre.augmentation import SpecAugment
+    from kaudio.layers import SeededSpecAugment
 
     layout = spec.frontend.get("layout", "freq_time")
     first, second = ("time", "freq") if layout == "time_freq" else ("freq", "time")
-    # kapre masks its "time" parameter on axis 0 and its "freq" parameter on axis 1.
-    return SpecAugment(time_mask_param=max(1, settings[f"{first}_mask_param"]),
-                       n_time_masks=settings[f"n_{first}_masks"],
-                       freq_mask_param=max(1, settings[f"{second}_mask_param"]),
-                       n_freq_masks=settings[f"n_{second}_masks"],
-                       data_format="channels_last", name="spec_augment")
+    # the layer masks its "time" parameter on axis 1 and its "freq" parameter on axis 2 of (batch, ., ., 1).
+    return SeededSpecAugment(time_mask_param=max(1, settings[f"{first}_mask_param"]),
+                             n_time_masks=settings[f"n_{first}_masks"],
+                             freq_mask_param=max(1, settings[f"{second}_mask_param"]),
+                             n_freq_masks=settings[f"n_{second}_masks"], name="spec_augment")
 
 
 class SupervisedModel(keras.Model):
@@ -47,7 +47,7 @@ class SupervisedModel(keras.Model):
         model: the spec's model.
         loss: a loss object with ``parts(y_true, y_pred) -> {"loss", <part>: ...}`` and ``part_names``
             (``kaudio.losses.loss_from_spec(spec)``).
-        augment: a layer applied to the front-end output in training only (kapre ``SpecAugment``), or None.
+        augment: a layer applied to the front-end output in training only (``SeededSpecAugment``), or None.
         targets: ``(x, y) -> loss targets`` when the loss reads other targets than the dataset yields
             (e.g. the SED loss's ``features``, the model's own standardised front-end output);
             default: the dataset's targets as they are.

@@ -14,7 +14,7 @@ every sub-network):
 2. the student's front end and SpecAugment, once: the K sub-networks see the same distorted
    spectrogram. Eq. 2 sums over i for the same ``x_n``, and Fig. 1 distorts "students' inputs"
    without saying whether per student; one draw per step keeps the sub-networks' losses
-   comparable within a step and computes the front end once (kapre masks are redrawn every step);
+   comparable within a step and computes the front end once (SpecAugment masks are redrawn every step);
 3. K index vectors drawn uniformly in the graph from a stateless seed ``(train.seed, step)``
    (:func:`~kaudio.models.ofa.indices_from_uniform`), so the configurations of step t do not
    depend on how the run got there — a resumed run samples exactly what the interrupted one

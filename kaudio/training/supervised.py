@@ -125,7 +125,7 @@ class SupervisedTrainer(Trainer):
         Field("weight_decay", float, 1e-4, "AdamW's decoupled weight decay", minimum=0.0),
         Field("warmup_epochs", float, 5.0, "linear warm-up from 0 to learning_rate over this many epochs "
               "(per step; 0 = none)", minimum=0.0),
-        Field("spec_augment", dict, dict(SPEC_AUGMENT_DEFAULTS), "kapre SpecAugment on the front-end output, "
+        Field("spec_augment", dict, dict(SPEC_AUGMENT_DEFAULTS), "SpecAugment (time and frequency masks) on the front-end output, "
               "training only: " + ", ".join(SPEC_AUGMENT_DEFAULTS)),
         Field("val_fraction", float, 0.15, "validation share when the data has no split column",
               minimum=0.0, maximum=0.9, exclusive_minimum=True),
@@ -220,8 +220,7 @@ class SupervisedTrainer(Trainer):
         return SupervisedModel(model, loss_from_spec(self.spec), self.spec_augment())
 
     def spec_augment(self):
-        """The run's SpecAugment layer (``train.spec_augment``; ``None`` when disabled), kept as ``self.augment``
-        so that :meth:`callbacks` reseeds its masks every epoch."""
+        """The run's SpecAugment layer (``train.spec_augment``; ``None`` when disabled), kept as ``self.augment``."""
         from kaudio.training.model import spec_augment_layer
 
         feature_shape = tuple(self.spec.shapes.get("frontend") or ())
@@ -236,11 +235,6 @@ class SupervisedTrainer(Trainer):
         settings = self.settings
         schedule = WarmupSchedule(settings["learning_rate"], round(settings["warmup_epochs"] * steps_per_epoch))
         return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=settings["weight_decay"])
-
-    def callbacks(self, run_dir: Path, val_ds=None) -> list:
-        from kaudio.training.callbacks import ReseedAugmentation
-
-        return [ReseedAugmentation(self.settings["seed"])] if getattr(self, "augment", None) is not None else []
 
     def check_dataset(self, dataset, model, what: str) -> None:
         element = dataset.element_spec
@@ -272,7 +266,7 @@ class SupervisedTrainer(Trainer):
 
 
 def _augment_problems(augment: dict, feature_shape: tuple, layout: str) -> list[tuple[str, str]]:
-    """Masks wider than their axis, or a spectrogram with several channels (kapre cannot mask them)."""
+    """Masks wider than their axis."""
     time_axis, freq_axis = (0, 1) if layout == "time_freq" else (1, 0)
     sizes = {"time": feature_shape[time_axis], "freq": feature_shape[freq_axis]}
     problems = []
@@ -282,7 +276,4 @@ def _augment_problems(augment: dict, feature_shape: tuple, layout: str) -> list[
             problems.append((f"spec_augment.{axis}_mask_param",
                              f"got {width} but the front end gives only {sizes[axis]} "
                              f"{'frames' if axis == 'time' else 'bins'}; lower it to at most {sizes[axis]}"))
-    if feature_shape[-1] != 1:
-        problems.append(("spec_augment.enabled", f"kapre's SpecAugment needs a one-channel spectrogram, the front end "
-                                                 f"gives {feature_shape[-1]} channels; set it to false"))
     return problems
