@@ -30,7 +30,7 @@ validation loss); a run counts as converged when its best epoch comes before its
 epoch is its last is continued ``EXTENSION`` epochs at a time (up to ``MAX_EPOCHS``) until it converges:
 runs are ``train.extendable``, so the continuation starts from the run's final state and gives what a run
 with the larger budget would have given (a run finished before that state was kept is trained again from
-the start with the larger budget, which replays its first epochs exactly). Each run
+the start with the larger budget). Each run
 directory also keeps the best model so far at the epochs of ``MILESTONES``
 (``milestones/best_at_NN.keras``): ``curves`` scores them, showing how the paired differences
 move with the training budget. Seconds per epoch are measured by a callback (training and
