@@ -29,10 +29,10 @@ the seed-generator states saved with the backup (Keras's backup leaves them out;
 :class:`~kaudio.training.callbacks.SeedStateBackup`), the training dataset's per-iteration state
 (``shuffle(seed=…, reshuffle_each_iteration=True)``, ``Dataset.random``, as
 ``kaudio.data.make_dataset(shuffle=True)`` uses) is advanced by the finished epochs, and SpecAugment's
-masks come from a seed generator whose state is saved too (:class:`~kaudio.layers.SeededSpecAugment`). Build the
-datasets the same way
-(same seeds) for the resumed call. Early stopping's count of epochs without improvement is replayed
-from ``history.csv`` (:class:`~kaudio.training.callbacks.ResumableEarlyStopping`).
+masks come from a seed generator whose state is saved too (:class:`~kaudio.layers.SeededSpecAugment`).
+Build the datasets the same way (same seeds) for the resumed call. Early stopping's count of epochs
+without improvement is replayed from ``history.csv``
+(:class:`~kaudio.training.callbacks.ResumableEarlyStopping`).
 
 Extending: with ``train.extendable: true`` a run that trains all ``train.epochs`` epochs keeps its
 final state in ``final_state/``; calling :func:`fit` again on its folder with the same spec but a
