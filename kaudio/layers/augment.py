@@ -13,13 +13,14 @@ class SeededSpecAugment(keras.layers.Layer):
 
     For each example, ``n_time_masks`` masks of width ``w ~ U{0, …, time_mask_param − 1}`` (+1 bin) start at
     ``t0 ~ U{0, …, T − w − 1}`` and cover bins ``t0 … t0 + w``, whose values become ``mask_value``; the same along
-    frequency with ``freq_mask_param`` / ``n_freq_masks``. Every channel of an example gets the same masks. This is the distribution of kapre's
-    ``kapre.augmentation.SpecAugment`` (kapre 0.4), which kaudio used before. kapre draws each example's masks with
-    stateful random ops inside ``tf.map_fn``, whose parallel iterations take the draws in the order the threads run,
-    so the same seed gave other masks — and other trained weights — from run to run. Here all masks of a batch come
-    from one draw of a :class:`keras.random.SeedGenerator`, whose state is a variable: the masks follow from the
-    seed (``keras.utils.set_random_seed`` before the layer is built, or ``seed``) and the number of batches seen,
-    and a run resumed with that state saved (``kaudio.training.callbacks.SeedStateBackup``) continues them.
+    frequency with ``freq_mask_param`` / ``n_freq_masks``. Every channel of an example gets the same masks. This is
+    the distribution of kapre's ``kapre.augmentation.SpecAugment`` (kapre 0.4), which kaudio used before. kapre
+    draws each example's masks with stateful random ops inside ``tf.map_fn``, whose parallel iterations take the
+    draws in the order the threads run, so the same seed gave other masks — and other trained weights — from run to
+    run. Here all masks of a batch come from one draw of a :class:`keras.random.SeedGenerator`, whose state is a
+    variable: the masks follow from the seed (``keras.utils.set_random_seed`` before the layer is built, or
+    ``seed``) and the number of batches seen, and a run resumed with that state saved
+    (``kaudio.training.callbacks.SeedStateBackup``) continues them.
 
     Args:
         time_mask_param / freq_mask_param: widest mask (bins), ≥ 1; at most the axis length.

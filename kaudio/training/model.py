@@ -15,7 +15,7 @@ def spec_augment_layer(spec, settings: dict, feature_shape: tuple):
     """The SpecAugment layer (:class:`~kaudio.layers.SeededSpecAugment`) for the front-end output of ``spec``, or
     ``None`` when disabled.
 
-    The layer masks ``(time, freq, 1)`` examples; for the ``freq_time`` layout the time and frequency parameters
+    The layer masks ``(time, freq, channels)`` examples; for the ``freq_time`` layout the time and frequency parameters
     are swapped so that each still masks its own axis. Mask widths that do not fit the front end are refused when
     the spec is validated. Its seed generator is seeded by the run's ``keras.utils.set_random_seed``.
     """
@@ -27,7 +27,7 @@ def spec_augment_layer(spec, settings: dict, feature_shape: tuple):
 
     layout = spec.frontend.get("layout", "freq_time")
     first, second = ("time", "freq") if layout == "time_freq" else ("freq", "time")
-    # the layer masks its "time" parameter on axis 1 and its "freq" parameter on axis 2 of (batch, ., ., 1).
+    # the layer masks its "time" parameter on axis 1 and its "freq" parameter on axis 2 of (batch, ., ., channels).
     return SeededSpecAugment(time_mask_param=max(1, settings[f"{first}_mask_param"]),
                              n_time_masks=settings[f"n_{first}_masks"],
                              freq_mask_param=max(1, settings[f"{second}_mask_param"]),

@@ -125,8 +125,8 @@ class SupervisedTrainer(Trainer):
         Field("weight_decay", float, 1e-4, "AdamW's decoupled weight decay", minimum=0.0),
         Field("warmup_epochs", float, 5.0, "linear warm-up from 0 to learning_rate over this many epochs "
               "(per step; 0 = none)", minimum=0.0),
-        Field("spec_augment", dict, dict(SPEC_AUGMENT_DEFAULTS), "SpecAugment (time and frequency masks) on the front-end output, "
-              "training only: " + ", ".join(SPEC_AUGMENT_DEFAULTS)),
+        Field("spec_augment", dict, dict(SPEC_AUGMENT_DEFAULTS), "SpecAugment (time and frequency masks) on the "
+              "front-end output, training only: " + ", ".join(SPEC_AUGMENT_DEFAULTS)),
         Field("val_fraction", float, 0.15, "validation share when the data has no split column",
               minimum=0.0, maximum=0.9, exclusive_minimum=True),
         Field("crop", str, "random", "training window of clips longer than input.samples: random "
@@ -220,12 +220,11 @@ class SupervisedTrainer(Trainer):
         return SupervisedModel(model, loss_from_spec(self.spec), self.spec_augment())
 
     def spec_augment(self):
-        """The run's SpecAugment layer (``train.spec_augment``; ``None`` when disabled), kept as ``self.augment``."""
+        """The run's SpecAugment layer (``train.spec_augment``; ``None`` when disabled)."""
         from kaudio.training.model import spec_augment_layer
 
         feature_shape = tuple(self.spec.shapes.get("frontend") or ())
-        self.augment = spec_augment_layer(self.spec, self.settings["spec_augment"], feature_shape)
-        return self.augment
+        return spec_augment_layer(self.spec, self.settings["spec_augment"], feature_shape)
 
     def optimizer(self, steps_per_epoch: int):
         import keras

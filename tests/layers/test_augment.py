@@ -31,6 +31,9 @@ def test_masks_are_whole_time_and_frequency_bands_of_kapres_widths():
         assert np.array_equal(example, rows[:, None] | cols[None, :])  # nothing else masked
     widths = masked.all(axis=2).sum(axis=1)
     assert set(widths) == set(range(1, 7))  # w ~ U{0..5} covers w + 1 bins, as in kapre
+    stereo = _masked(SeededSpecAugment(6, 1, 4, 1, seed=0), np.ones((8, 30, 12, 2), "float32"))
+    np.testing.assert_array_equal(stereo[..., 0], stereo[..., 1])  # the channels of an example share its masks
+    assert stereo.any()
 
 
 def test_masks_follow_the_seed_and_change_from_batch_to_batch():
