@@ -250,7 +250,8 @@ def test_sigterm_stops_the_child_and_the_run(study, tmp_path):
     import threading
 
     s = study.Study(tmp_path, seeds=1)
-    s.work_items = lambda: ["item"]
+    items = [["item"], []]  # one item: were the signal lost, work() would return 0 after the child's 60 s
+    s.work_items = lambda: items.pop(0) if items else []
     started = tmp_path / "started"
     child = [sys.executable, "-c", f"import time; open({str(started)!r}, 'w').close(); time.sleep(60)"]
 
