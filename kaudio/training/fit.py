@@ -154,6 +154,23 @@ def _extends(run_dir: Path, spec: Spec) -> bool:
             and new["train"]["epochs"] > _backup_epoch(run_dir / FINAL_STATE) > 0)
 
 
+def finished_run(run_dir: "str | os.PathLike", spec: Spec) -> bool:
+    """Whether ``run_dir`` holds a run of exactly ``spec`` whose training finished: its ``spec.yaml`` is ``spec``,
+    ``best.keras`` and ``history.csv`` exist, and no ``backup/`` is left (:func:`fit` removes it, or keeps it as
+    ``final_state/`` with ``train.extendable``, only after the last epoch). Fitting such a folder again would
+    train the run from the start; callers that can reuse it read it back instead."""
+    run_dir = Path(run_dir)
+    backup = run_dir / "backup"
+    if (backup.is_dir() and any(backup.iterdir())) or not all(
+            (run_dir / name).is_file() for name in ("best.keras", "history.csv", "spec.yaml")):
+        return False
+    try:
+        recorded = yaml.safe_load((run_dir / "spec.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return recorded == yaml.safe_load(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+
+
 def skip_passes(dataset, passes: int) -> None:
     """Open ``passes`` iterators of ``dataset`` and drop them.
 

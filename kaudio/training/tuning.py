@@ -3,8 +3,12 @@
 * :func:`lambda_grid_search` tries ``loss.fine_weight`` (λ of Eq. 2) in {0.70, 0.75, 0.80, 0.85,
   0.90} and keeps the λ with the lowest validation *fine* BCE (the paper selects λ on the fine
   level, which every method shares; the total loss is not comparable across λ). Each trial is a
-  full :func:`kaudio.fit` run in ``<run_dir>/lambda_<λ>``; an interrupted search resumes
-  (keras-tuner reloads finished trials, ``kaudio.fit`` resumes the unfinished one).
+  full :func:`kaudio.fit` run in ``<run_dir>/lambda_<λ>``; an interrupted search resumes: every
+  call walks the whole grid, a trial that finished with the same spec is read back from its folder
+  and an interrupted one resumes from its backup. (keras-tuner's own reload is not used: its
+  ``GridSearch`` oracle does not save which grid points it has visited, so a reloaded search either
+  ends after the trials it finished, silently skipping the rest of the grid, or fails with a
+  ``KeyError`` once a resumed trial ends; seen with keras-tuner 1.4.8.)
 * :func:`run_seeds` repeats fit + evaluate with seeds 0..N−1 and reports mean ± std
   (:func:`kaudio.metrics.summarize_runs`) in ``<run_dir>/metrics.md`` / ``metrics.csv``.
 
@@ -40,7 +44,7 @@ def lambda_grid_search(spec, train_ds, val_ds, run_dir: "str | os.PathLike", gri
     import keras
     import keras_tuner
 
-    from kaudio.training.fit import fit, training_spec
+    from kaudio.training.fit import finished_run, fit, read_history, training_spec
 
     grid = [float(v) for v in grid]
     bad = [v for v in grid if not 0.0 <= v <= 1.0]
@@ -64,24 +68,28 @@ def lambda_grid_search(spec, train_ds, val_ds, run_dir: "str | os.PathLike", gri
         def fit(self, hp, model, *args, callbacks=None, **kwargs):
             weight = float(hp.get("fine_weight"))
             trial_dir = run_dir / f"lambda_{weight:.2f}"
-            seed = spec.train["seed"]
-            result = fit(spec, _dataset(train_ds, seed), _dataset(val_ds, seed), run_dir=trial_dir,
-                         overrides={"loss.fine_weight": weight}, verbose=verbose, callbacks=callbacks)
-            value = float(min(result.history[OBJECTIVE]))
+            trial_spec = training_spec(spec, {"loss.fine_weight": weight})
+            if finished_run(trial_dir, trial_spec):
+                history = read_history(trial_dir / "history.csv")
+                if verbose:
+                    print(f"λ = {weight:.2f}: finished earlier with this spec, read back from {trial_dir}", flush=True)
+            else:
+                seed = spec.train["seed"]
+                history = fit(trial_spec, _dataset(train_ds, seed), _dataset(val_ds, seed), run_dir=trial_dir,
+                              verbose=verbose, callbacks=callbacks).history
+            value = float(min(history[OBJECTIVE]))
             trials[weight] = {"fine_weight": weight, OBJECTIVE: value, "run_dir": str(trial_dir)}
             return {OBJECTIVE: value}
 
     tuner = keras_tuner.GridSearch(LambdaHyperModel(), objective=keras_tuner.Objective(OBJECTIVE, "min"),
                                    max_trials=len(grid), directory=str(run_dir), project_name="lambda_grid",
-                                   overwrite=False)
+                                   overwrite=True)  # a fresh oracle: finished trials are read back by `fit`
     tuner.search(verbose=verbose)
-    for trial in tuner.oracle.trials.values():  # trials finished by an earlier (interrupted) search
-        weight = float(trial.hyperparameters.get("fine_weight"))
-        if weight not in trials and trial.score is not None:
-            trials[weight] = {"fine_weight": weight, OBJECTIVE: float(trial.score),
-                              "run_dir": str(run_dir / f"lambda_{weight:.2f}")}
-    best_hp = tuner.get_best_hyperparameters(1)[0]
-    best = float(best_hp.get("fine_weight"))
+    missing = [w for w in grid if w not in trials]
+    if missing:  # never choose λ from part of the grid
+        raise KaudioError(f"the λ grid search in {run_dir} ended without trying λ = {missing} "
+                          f"(tried: {sorted(trials)}); run it again: finished trials are read back")
+    best = min(sorted(trials), key=lambda weight: trials[weight][OBJECTIVE])
     out = {"best_fine_weight": best, "best_run_dir": str(run_dir / f"lambda_{best:.2f}"),
            "trials": [trials[w] for w in sorted(trials)]}
     (run_dir / "lambda_grid.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
@@ -94,20 +102,10 @@ def finished_run_model(run_dir: Path, spec):
 
     Re-running an interrupted multi-seed command then keeps the seeds that finished instead of
     training them again from scratch (an unfinished seed resumes from its backup as usual)."""
-    import yaml
-
-    from kaudio.training.fit import load_best_model
+    from kaudio.training.fit import finished_run, load_best_model
 
     run_dir = Path(run_dir)
-    backup = run_dir / "backup"
-    if (backup.is_dir() and any(backup.iterdir())) or not all(
-            (run_dir / name).is_file() for name in ("best.keras", "metrics.csv", "spec.yaml")):
-        return None
-    try:
-        recorded = yaml.safe_load((run_dir / "spec.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    if recorded != yaml.safe_load(yaml.safe_dump(spec.to_dict(), sort_keys=False)):
+    if not ((run_dir / "metrics.csv").is_file() and finished_run(run_dir, spec)):
         return None
     return load_best_model(run_dir)
 

@@ -9,7 +9,7 @@ import yaml
 import kaudio
 from kaudio.errors import KaudioError
 from kaudio.training import fit
-from kaudio.training.fit import read_history
+from kaudio.training.fit import finished_run, read_history, training_spec
 from kaudio.training.schedules import WarmupSchedule
 from tests.training import tiny_spec, toy_dataset
 
@@ -40,6 +40,8 @@ def test_run_dir_contents_and_best_model(tmp_path):
     assert list((run / "logs").rglob("events.out.tfevents*"))
     assert [p.name for p in (run / "checkpoints").iterdir()] == ["epoch_002.keras"]  # keep_checkpoints 1
     assert not (run / "backup").exists()  # removed once the run finished
+    assert finished_run(run, training_spec(tiny_spec(epochs=2)))
+    assert not finished_run(run, training_spec(tiny_spec(epochs=3)))  # another spec
     spec = yaml.safe_load((run / "spec.yaml").read_text())
     assert spec["train"]["type"] == "supervised" and spec["head"]["hierarchy"]["low"] == ["tone300", "tone700"]
     history = result.history
@@ -84,9 +86,11 @@ def test_resume_after_interruption_is_identical(tmp_path, spec_augment):
             callbacks=[InterruptAfterEpoch(0)])
     assert (tmp_path / "cut" / "backup").is_dir()
     assert len(read_history(tmp_path / "cut" / "history.csv")["loss"]) == 1
+    assert not finished_run(tmp_path / "cut", training_spec(spec))  # half trained: resume it, don't read it back
     resumed = fit(spec, toy_dataset(16, 0), toy_dataset(8, 1), run_dir=tmp_path / "cut", verbose=0)
     assert resumed.history == full.history
     assert resumed.best_epoch == full.best_epoch
+    assert finished_run(tmp_path / "cut", training_spec(spec))
     for epoch in ("epoch_001", "epoch_002"):
         for wa, wb in zip(_weights(tmp_path / "full" / "checkpoints" / f"{epoch}.keras"),
                           _weights(tmp_path / "cut" / "checkpoints" / f"{epoch}.keras")):

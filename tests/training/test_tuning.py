@@ -1,4 +1,5 @@
 """λ grid (keras-tuner GridSearch on val_fine_bce) and repeated seeds (mean ± std)."""
+import importlib
 import json
 
 import pytest
@@ -28,6 +29,46 @@ def test_lambda_grid_picks_the_lowest_validation_fine_bce(tmp_path):
     # a second search on the same directory reloads the finished trials instead of training again
     again = lambda_grid_search(tiny_spec(epochs=1), None, None, tmp_path, grid=[0.7, 0.9], verbose=0)
     assert again == result
+
+
+class _CtrlCAfterFirstEpoch:
+    """Wraps kaudio.fit: the ``nth`` call (1-based) is interrupted like Ctrl-C at the end of its first epoch."""
+
+    def __init__(self, real_fit, nth):
+        self.real_fit, self.nth, self.weights, self.calls = real_fit, nth, [], 0
+
+    def __call__(self, spec, *args, callbacks=None, **kwargs):
+        import keras
+
+        class CtrlC(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                raise KeyboardInterrupt
+
+        overrides = kwargs.get("overrides") or {}
+        self.weights.append(overrides.get("loss.fine_weight", spec.to_dict()["loss"]["fine_weight"]))
+        self.calls += 1
+        extra = [CtrlC()] if self.calls == self.nth else []
+        return self.real_fit(spec, *args, callbacks=list(callbacks or []) + extra, **kwargs)
+
+
+@pytest.mark.slow
+def test_an_interrupted_lambda_grid_resumes_and_tries_every_point(tmp_path, monkeypatch):
+    """keras-tuner's GridSearch does not save the grid points it visited, so reloading it after an interruption
+    ended the search after the finished trials (λ then chosen from part of the grid) or raised a KeyError.
+    Running the search again must try every λ: finished trials read back, the interrupted one resumed."""
+    fit_module = importlib.import_module("kaudio.training.fit")  # the module (kaudio.training.fit is the function)
+
+    data = dict(train_ds=toy_dataset(16, 0), val_ds=lambda seed: toy_dataset(8, 1), run_dir=tmp_path, verbose=0)
+    spy = _CtrlCAfterFirstEpoch(fit_module.fit, nth=2)
+    monkeypatch.setattr(fit_module, "fit", spy)
+    with pytest.raises(KeyboardInterrupt):
+        lambda_grid_search(tiny_spec(epochs=2), grid=[0.7, 0.8, 0.9], **data)
+    assert spy.weights == [0.7, 0.8] and (tmp_path / "lambda_0.80" / "backup").is_dir()
+    spy.weights.clear()
+    result = lambda_grid_search(tiny_spec(epochs=2), grid=[0.7, 0.8, 0.9], **data)
+    assert spy.weights == [0.8, 0.9]  # λ 0.7 read back, not trained again
+    assert [t["fine_weight"] for t in result["trials"]] == [0.7, 0.8, 0.9]
+    assert not (tmp_path / "lambda_0.80" / "backup").exists()
 
 
 def test_bad_grid():
