@@ -98,8 +98,12 @@ IDLE = 3
 MILESTONES = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60)
 #: Keys a head ignores: flat trains the fine level only, so λ does not change its run.
 IGNORED_KEYS = {"flat": frozenset({"loss.fine_weight"})}
-#: The example specs' defaults chosen from the study (None until chosen: the cell is skipped).
-RECIPE: "dict[str, Any] | None" = None
+#: The example specs' defaults chosen from the study (None until chosen: the cell is skipped). SpecAugment off
+#: is the one change from ``BASE_RECIPE`` that is the best setting of every factor tried for both flat and
+#: ResAtt (coarse PR-AUC 95.8 and 94.6 against at most 94.6 and 93.4 elsewhere): the recipe that holds no
+#: head back. The 512-d embedding raised flat but lowered ResAtt, 256-d and plain Adam changed neither beyond
+#: the noise, and λ stays 0.8 unless the grid (on seed 0) finds a lower validation fine BCE.
+RECIPE: "dict[str, Any] | None" = {"train.spec_augment.enabled": False}
 
 
 @dataclass(frozen=True)
