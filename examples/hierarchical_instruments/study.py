@@ -427,9 +427,16 @@ class Study:
     """The study's folder ``out``: run directories ``runs/<head>/<configuration>/seed<k>``, λ grids
     ``lambda_grid/<head>``, ``results.md`` / ``results.csv`` / ``curves.md``."""
 
-    def __init__(self, out: Path, seeds: int = 3, optional: bool = False, verbose: int = 2):
+    def __init__(self, out: Path, seeds: int = 3, optional: bool = False, verbose: int = 2,
+                 train_cells: "Sequence[str] | None" = None):
         self.out, self.seeds, self.verbose = Path(out), seeds, verbose
         self.cells = tuple(c for c in study_cells() if optional or not c.optional)
+        names = [c.name for c in self.cells]
+        unknown = sorted(set(train_cells or ()) - set(names))
+        if unknown:
+            raise ValueError(f"unknown cell(s) {', '.join(unknown)}; the cells are {', '.join(names)}")
+        #: The cells whose runs ``run`` trains (all by default); the summary covers every cell either way.
+        self.train_cells = tuple(train_cells) if train_cells else tuple(names)
 
     # folders and results
 
@@ -572,6 +579,8 @@ class Study:
         items, seen = [], set()
         for paired in (True, False):
             for cell in self.cells:
+                if cell.name not in self.train_cells:
+                    continue
                 if cell.lambda_grid:
                     items += [("grid", head) for head in cell.heads
                               if (head in PAIRED_HEADS) == paired and head not in chosen
@@ -812,11 +821,18 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/hier_study"), help="folder of the study")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per head and cell (0..N-1)")
     parser.add_argument("--optional", action="store_true", help="also run the optional cells (restrict)")
+    parser.add_argument("--cells", default=None,
+                        help="run: train only these cells (comma-separated names, e.g. recipe); default: every cell")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips (a smoke run)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras output while training")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # run: one work item (a child)
     args = parser.parse_args(argv)
-    study = Study(args.out, args.seeds, args.optional, args.verbose)
+    cells = [name.strip() for name in args.cells.split(",") if name.strip()] if args.cells else None
+    try:
+        study = Study(args.out, args.seeds, args.optional, args.verbose, cells)
+    except ValueError as err:
+        print(f"study.py: error: --cells: {err}", file=sys.stderr)
+        return 2
     if args.command == "summarize":
         print(f"wrote {study.write_summary()}")
         return 0
@@ -827,6 +843,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         child = [sys.executable, str(Path(__file__).resolve()), "run", "--one", "--data", str(args.data),
                  "--out", str(args.out), "--seeds", str(args.seeds), "--verbose", str(args.verbose)]
         child += (["--optional"] if args.optional else []) + (["--limit", str(args.limit)] if args.limit else [])
+        child += ["--cells", args.cells] if args.cells else []
         status = study.work(child)
         if status == 0:
             print(f"wrote {study.write_summary()}")

@@ -188,6 +188,20 @@ def test_work_items_train_the_pairs_of_every_cell_first_and_skip_finished_runs(s
                                                                       for k in range(3)]
 
 
+def test_cells_option_trains_only_the_named_cells(study, tmp_path):
+    s = study.Study(tmp_path, seeds=3, train_cells=["recipe"])
+    items = s.work_items()
+    assert {item.cell for kind, item in items} == {"recipe"}
+    assert [(item.head, item.seed) for kind, item in items] == (
+        [(head, seed) for seed in range(3) for head in study.PAIRED_HEADS]
+        + [(head, seed) for seed in range(3) for head in ("gmp", "lp")])
+    assert all(dict(item.changes) == study.RECIPE for kind, item in items)
+    assert [c.name for c in s.cells][0] == "base"  # the summary still covers every cell
+    with pytest.raises(ValueError, match="unknown cell.*bogus.*the cells are base"):
+        study.Study(tmp_path, train_cells=["recipe", "bogus"])
+    assert study.main(["run", "--data", str(tmp_path), "--out", str(tmp_path), "--cells", "bogus"]) == 2
+
+
 def test_attention_summary_tells_gmp_from_gap_and_uniform_maps(study):
     import numpy as np
 
