@@ -461,6 +461,27 @@ class Study:
                 chosen[head] = json.loads(path.read_text())["fine_weight"]
         return chosen
 
+    def give_lambda(self, head: str, fine_weight: float) -> None:
+        """Take ``head``'s λ for the λ cell as given (``run --lambda``: e.g. the grid's choice from an earlier copy
+        of the study) instead of searching the grid in this folder; ``chosen.json`` records that it was given.
+
+        Raises:
+            ValueError: an unknown head, one that ignores λ, a λ outside (0, 1), or a different λ already chosen.
+        """
+        if head not in ALL_HEADS or "loss.fine_weight" in IGNORED_KEYS.get(head, ()):
+            raise ValueError(f"{head!r} has no λ to choose; heads with λ: "
+                             + ", ".join(h for h in ALL_HEADS if "loss.fine_weight" not in IGNORED_KEYS.get(h, ())))
+        if not 0.0 < fine_weight < 1.0:
+            raise ValueError(f"λ of {head} must lie between 0 and 1, got {fine_weight}")
+        path = self.out / "lambda_grid" / head / "chosen.json"
+        if path.is_file():
+            known = json.loads(path.read_text())["fine_weight"]
+            if abs(known - fine_weight) > 1e-9:
+                raise ValueError(f"λ of {head} is already {known:.2f} in {path}; remove that file to give another")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"fine_weight": float(fine_weight), "given": True}, indent=2) + "\n")
+
     def runs(self) -> list[Run]:
         return plan(self.cells, self.seeds, self.chosen_lambda())
 
@@ -537,6 +558,10 @@ class Study:
             path = self.out / "lambda_grid" / head / "chosen.json"
             if path.is_file():
                 info = json.loads(path.read_text())
+                if info.get("given"):
+                    lines.append(f"* {head}: λ = {info['fine_weight']:.2f} given with `run --lambda` (no grid searched "
+                                 "in this folder)")
+                    continue
                 trials = ", ".join(f"λ {float(w):.2f}: {v:.4f}" for w, v in sorted(info["trials"].items()))
                 lines.append(f"* {head}: λ = {info['fine_weight']:.2f} chosen (minimum validation fine BCE, seed 0: "
                              f"{trials})")
@@ -821,6 +846,9 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/hier_study"), help="folder of the study")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per head and cell (0..N-1)")
     parser.add_argument("--optional", action="store_true", help="also run the optional cells (restrict)")
+    parser.add_argument("--lambda", dest="given_lambda", action="append", default=[], metavar="HEAD=λ",
+                        help="run: take HEAD's λ for the λ cell as given (e.g. chosen by the grid in an earlier copy "
+                             "of the study) instead of searching the grid; repeatable")
     parser.add_argument("--cells", default=None,
                         help="run: train only these cells (comma-separated names, e.g. recipe); default: every cell")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips (a smoke run)")
@@ -840,6 +868,13 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         print(f"study.py: error: {args.command} needs --data DATA_DIR", file=sys.stderr)
         return 2
     if args.command == "run" and not args.one:  # the parent: no TensorFlow here, each work item in a child
+        for given in args.given_lambda:
+            head, _, value = given.partition("=")
+            try:
+                study.give_lambda(head.strip(), float(value))
+            except ValueError as err:
+                print(f"study.py: error: --lambda {given}: {err}", file=sys.stderr)
+                return 2
         child = [sys.executable, str(Path(__file__).resolve()), "run", "--one", "--data", str(args.data),
                  "--out", str(args.out), "--seeds", str(args.seeds), "--verbose", str(args.verbose)]
         child += (["--optional"] if args.optional else []) + (["--limit", str(args.limit)] if args.limit else [])

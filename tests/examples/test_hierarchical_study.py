@@ -202,6 +202,24 @@ def test_cells_option_trains_only_the_named_cells(study, tmp_path):
     assert study.main(["run", "--data", str(tmp_path), "--out", str(tmp_path), "--cells", "bogus"]) == 2
 
 
+def test_a_given_lambda_plans_the_lambda_cell_without_a_grid(study, tmp_path):
+    s = study.Study(tmp_path, seeds=3, train_cells=["lambda_grid"])
+    assert s.work_items() == [("grid", "resatt")] + [("run", study.Run("lambda_grid", "flat", k, ())) for k in range(3)]
+    s.give_lambda("resatt", 0.9)
+    runs = [item for kind, item in s.work_items()]
+    assert [(r.head, r.seed, dict(r.changes)) for r in runs] == [
+        (head, seed, {} if head == "flat" else {"loss.fine_weight": 0.9})
+        for seed in range(3) for head in study.PAIRED_HEADS]  # flat: the base cell's runs
+    assert "λ = 0.90 given with `run --lambda`" in s.lambda_text()
+    s.give_lambda("resatt", 0.9)  # the same again is fine
+    for head, value, message in (("resatt", 0.8, "already 0.90"), ("flat", 0.9, "no λ"), ("gmp", 1.5, "between")):
+        with pytest.raises(ValueError, match=message):
+            s.give_lambda(head, value)
+    args = ["run", "--data", str(tmp_path), "--out", str(tmp_path)]
+    assert study.main(args + ["--lambda", "resatt=0.7"]) == 2
+    assert study.main(args + ["--lambda", "resatt=high"]) == 2
+
+
 def test_attention_summary_tells_gmp_from_gap_and_uniform_maps(study):
     import numpy as np
 
