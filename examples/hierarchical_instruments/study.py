@@ -4,6 +4,7 @@
     python study.py curves --data DATA_DIR --out runs/hier_study      # paired differences against epochs
     python study.py attention --data DATA_DIR --out runs/hier_study   # how GMP-like ResAtt's maps are
     python study.py summarize --out runs/hier_study                   # results.md from the runs finished so far
+    python study.py export --out runs/hier_study                      # scores and histories (no models) -> results/
 
 Zhong et al. (ICASSP 2023, §5, Table 1) find that training the coarse level jointly through the
 bottom-up heads helps: ResAtt ≈ GMP > flat at the coarse level, and LP fails. With the example's
@@ -40,7 +41,10 @@ Runs are resumable (an interrupted run continues from its backup, a finished one
 two ``run`` processes may share ``--out`` (each claims a run before training it). ``run`` trains each run
 in a child process of its own: memory that TensorFlow keeps after a run (it grew by about 1 GB per run in
 one long-lived process) is returned when the child exits. ``OUT/results.md``
-and ``OUT/results.csv`` are rewritten after every finished run. The pieces shared with
+and ``OUT/results.csv`` are rewritten after every finished run. ``export`` copies what the tables are made of
+(each finished run's test scores, history and timings, a few kB, no models) into ``results/`` beside this script,
+so that the published numbers can be checked and the study continued elsewhere (copy ``results/`` into a new
+``--out``; finished runs are not trained again). The pieces shared with
 ``compare.py`` (data per seed, train and score one run) come from there.
 """
 from __future__ import annotations
@@ -59,7 +63,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kaudio.claim import Claim  # noqa: E402
-from compare import FINISHED, SeedData, read_finished, score_text, spec_path, train_and_score  # noqa: E402
+from compare import FINISHED, HERE, SeedData, read_finished, score_text, spec_path, train_and_score  # noqa: E402
 
 ALL_HEADS = ("flat", "gmp", "lp", "resatt")
 PAIRED_HEADS = ("flat", "resatt")
@@ -451,7 +455,7 @@ class Study:
         if run.seed != 0 or set(changes) != {"loss.fine_weight"}:
             return None
         trial = self.out / "lambda_grid" / run.head / f"lambda_{changes['loss.fine_weight']:.2f}"
-        return trial if (trial / "best.keras").is_file() else None
+        return trial if (trial / "best.keras").is_file() or (trial / FINISHED).is_file() else None
 
     def chosen_lambda(self) -> dict[str, float]:
         chosen = {}
@@ -723,6 +727,37 @@ class Study:
         return 0
 
 
+#: What ``export`` keeps of a run folder: its scores, history and timings (a few kB), no models.
+EXPORTED_FILES = (FINISHED, "epoch_seconds.json", "history.csv", "best.json", "milestones/scores.json")
+
+
+def export_results(study: Study, to: Path) -> list[Path]:
+    """Copy the small files of every finished run (``EXPORTED_FILES``) and every chosen λ into ``to``, in the
+    study folder's own layout, and write ``to/results.md`` / ``results.csv`` from them.
+
+    ``to`` is then a study folder without models: ``summarize`` reads it, ``curves`` reads the test scores of
+    the milestones it had scored, and a copy of it into a new ``--out`` lets ``run`` go on where the
+    exported study stopped (finished, converged runs are not trained again). Files of runs already in ``to``
+    are replaced by the study's. Returns the run folders written."""
+    to = Path(to)
+    written = []
+    sources = [study.run_dir(run) for run in unique_runs(study.runs()) if study.result(run) is not None]
+    sources += sorted(path.parent for path in (study.out / "lambda_grid").glob(f"*/lambda_*/{FINISHED}"))
+    for source in dict.fromkeys(sources):  # a λ-grid trial can also be seed 0 of the λ cell: once
+        target = to / source.relative_to(study.out)
+        for name in EXPORTED_FILES:
+            if (source / name).is_file():
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / name, target / name)
+        written.append(target)
+    for chosen in sorted((study.out / "lambda_grid").glob("*/chosen.json")):
+        target = to / chosen.relative_to(study.out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(chosen, target)
+    Study(to, study.seeds, optional=any(c.optional for c in study.cells)).write_summary()
+    return written
+
+
 def score_trained(run_dir: Path, method: str, seed: int, data: SeedData) -> dict:
     """Score a run trained elsewhere (a λ-grid trial) like :func:`compare.train_and_score` and save it; the seconds
     are the files' time span (spec written at the start, history at the end)."""
@@ -761,7 +796,7 @@ def milestone_scores(run_dir: Path, saved: dict, data: SeedData, seed: int,
         path = run_dir / "milestones" / f"best_at_{epoch:02d}.keras"
         if epoch > saved["epochs"]:
             path = run_dir / "best.keras"
-        elif not path.is_file():
+        if not path.is_file():  # not kept, or an exported run (scores only)
             continue
         rows = evaluate_model(keras.saving.load_model(path), val_ds, test_ds)["rows"]
         scores[epoch] = {f"{level}_{name}": metric(rows, level, name) for level in LEVELS for name in METRICS}
@@ -818,6 +853,9 @@ def write_attention(study: Study, data: SeedData) -> Path:
     for run in study.runs():
         if run.head != "resatt" or run.key in done or study.result(run) is None:
             continue
+        if not (study.run_dir(run) / "best.keras").is_file():  # an exported run: scores only
+            print(f"attention: no model in {study.run_dir(run)} (exported run), skipped", flush=True)
+            continue
         done.add(run.key)
         spec, model = load_run(study.run_dir(run))
         model = attention_model(spec, model)
@@ -839,11 +877,14 @@ def write_attention(study: Study, data: SeedData) -> Path:
 def main(argv: "Sequence[str] | None" = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("command", choices=("run", "curves", "attention", "summarize"),
+    parser.add_argument("command", choices=("run", "curves", "attention", "summarize", "export"),
                         help="run: train what is missing; curves: paired differences against epochs; attention: how "
-                             "GMP-like the resatt maps are; summarize: results.md from the runs finished so far")
+                             "GMP-like the resatt maps are; summarize: results.md from the runs finished so far; "
+                             "export: the finished runs' scores and histories (no models) into --to")
     parser.add_argument("--data", type=Path, help="dataset folder written by render_dataset.py (run, curves)")
     parser.add_argument("--out", type=Path, default=Path("runs/hier_study"), help="folder of the study")
+    parser.add_argument("--to", type=Path, default=HERE / "results",
+                        help="export: folder to copy the finished runs' small files into")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per head and cell (0..N-1)")
     parser.add_argument("--optional", action="store_true", help="also run the optional cells (restrict)")
     parser.add_argument("--lambda", dest="given_lambda", action="append", default=[], metavar="HEAD=λ",
@@ -863,6 +904,10 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         return 2
     if args.command == "summarize":
         print(f"wrote {study.write_summary()}")
+        return 0
+    if args.command == "export":
+        written = export_results(study, args.to)
+        print(f"exported {len(written)} finished run(s) to {args.to} (results.md, results.csv)")
         return 0
     if args.data is None:
         print(f"study.py: error: {args.command} needs --data DATA_DIR", file=sys.stderr)

@@ -152,6 +152,51 @@ def test_summary_reads_finished_runs_and_reports_the_state_of_the_others(study, 
                                                             ["lambda_grid", "flat", "2"]]
 
 
+def test_export_keeps_scores_and_histories_without_models_and_a_copy_resumes_the_study(study, tmp_path, capsys):
+    import shutil
+
+    out, exported = tmp_path / "out", tmp_path / "results"
+    s = study.Study(out, seeds=1)
+    finished = {}
+    for head, value in (("flat", 0.7), ("resatt", 0.74)):
+        run = study.Run("base", head, 0, ())
+        folder = s.run_dir(run)
+        (folder / "milestones").mkdir(parents=True)
+        (folder / study.FINISHED).write_text(json.dumps({"rows": rows(value), "head": head, "seed": 0,
+                                                         "epochs": 30, "best_epoch": 24}))
+        (folder / "epoch_seconds.json").write_text(json.dumps([30.0, 32.0]))
+        (folder / "history.csv").write_text("epoch,loss,val_loss\n0,1,0.9\n")
+        (folder / "milestones" / "scores.json").write_text(json.dumps({"5": {"coarse_pr_auc": 0.5}}))
+        (folder / "best.keras").write_bytes(b"model")
+        (folder / "milestones" / "best_at_05.keras").write_bytes(b"model")
+        finished[head] = run
+    unfinished = s.run_dir(study.Run("emb256", "flat", 0, (("backbone.embedding_size", 256),)))
+    unfinished.mkdir(parents=True)
+    (unfinished / "history.csv").write_text("epoch,loss,val_loss\n0,1,0.9\n")
+    (out / "lambda_grid" / "resatt" / "lambda_0.90").mkdir(parents=True)
+    (out / "lambda_grid" / "resatt" / "chosen.json").write_text(json.dumps({"fine_weight": 0.9, "given": True}))
+    (out / "lambda_grid" / "resatt" / "lambda_0.90" / study.FINISHED).write_text(json.dumps(
+        {"rows": rows(0.73), "head": "resatt", "seed": 0, "epochs": 30, "best_epoch": 20}))
+    assert study.main(["export", "--out", str(out), "--to", str(exported), "--seeds", "1"]) == 0
+    assert "exported 3 finished run(s)" in capsys.readouterr().out
+    files = sorted(str(path.relative_to(exported)) for path in exported.rglob("*") if path.is_file())
+    assert not any(name.endswith(".keras") for name in files)  # scores, histories and timings only
+    assert "runs/flat/base/seed0/milestones/scores.json" in files and "runs/resatt/base/seed0/history.csv" in files
+    assert not any("embedding_size" in name for name in files)  # unfinished runs are not exported
+    assert "lambda_grid/resatt/chosen.json" in files and "lambda_grid/resatt/lambda_0.90/test_metrics.json" in files
+    summary, exported_summary = s.write_summary().read_text(), (exported / "results.md").read_text()
+    table = [line for line in summary.splitlines() if line.startswith("| base |")]
+    assert len(table) >= 2 and all(line in exported_summary.splitlines() for line in table)
+    assert "| emb256 | flat | 0 | " in summary and "| emb256 | flat | 0 | " not in exported_summary
+    resumed = tmp_path / "resumed"
+    shutil.copytree(exported, resumed)
+    items = study.Study(resumed, seeds=1).work_items()
+    assert ("run", finished["flat"]) not in items and ("run", finished["resatt"]) not in items
+    assert items[0] == ("run", study.Run("emb256", "flat", 0, (("backbone.embedding_size", 256),)))
+    grid_seed0 = study.Run("lambda_grid", "resatt", 0, (("loss.fine_weight", 0.9),))
+    assert ("run", grid_seed0) not in items  # the exported grid trial is seed 0 of the λ cell
+
+
 def test_run_state(study):
     assert study.run_state({"epochs": 3}, 3, 2, claimed=False) == "finished"
     assert study.run_state(None, 3, 2, claimed=True) == "training"
