@@ -102,6 +102,11 @@ IDLE = 3
 MILESTONES = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60)
 #: Keys a head ignores: flat trains the fine level only, so λ does not change its run.
 IGNORED_KEYS = {"flat": frozenset({"loss.fine_weight"})}
+
+
+def uses_lambda(head: str) -> bool:
+    """Whether λ (``loss.fine_weight``) changes ``head``'s run (not flat's, which trains the fine level only)."""
+    return head in ALL_HEADS and "loss.fine_weight" not in IGNORED_KEYS.get(head, ())
 #: The example specs' defaults chosen from the study (None until chosen: the cell is skipped). SpecAugment off
 #: is the one change from ``BASE_RECIPE`` that is the best setting of every factor tried for both flat and
 #: ResAtt (coarse PR-AUC 95.8 and 94.6 against at most 94.6 and 93.4 elsewhere): the recipe that holds no
@@ -208,7 +213,7 @@ def plan(cells: Sequence[Cell], seeds: int, chosen_lambda: "Mapping[str, float] 
         for seed in range(seeds):
             for head in cell.heads:
                 weight = None
-                if cell.lambda_grid and "loss.fine_weight" not in IGNORED_KEYS.get(head, ()):
+                if cell.lambda_grid and uses_lambda(head):
                     if head not in (chosen_lambda or {}):
                         continue
                     weight = chosen_lambda[head]
@@ -472,9 +477,9 @@ class Study:
         Raises:
             ValueError: an unknown head, one that ignores λ, a λ outside (0, 1), or a different λ already chosen.
         """
-        if head not in ALL_HEADS or "loss.fine_weight" in IGNORED_KEYS.get(head, ()):
+        if not uses_lambda(head):
             raise ValueError(f"{head!r} has no λ to choose; heads with λ: "
-                             + ", ".join(h for h in ALL_HEADS if "loss.fine_weight" not in IGNORED_KEYS.get(h, ())))
+                             + ", ".join(filter(uses_lambda, ALL_HEADS)))
         if not 0.0 < fine_weight < 1.0:
             raise ValueError(f"λ of {head} must lie between 0 and 1, got {fine_weight}")
         path = self.out / "lambda_grid" / head / "chosen.json"
@@ -613,7 +618,7 @@ class Study:
                 if cell.lambda_grid:
                     items += [("grid", head) for head in cell.heads
                               if (head in PAIRED_HEADS) == paired and head not in chosen
-                              and "loss.fine_weight" not in IGNORED_KEYS.get(head, ())]
+                              and uses_lambda(head)]
                 for run in planned:
                     if run.cell == cell.name and (run.head in PAIRED_HEADS) == paired and run.key not in seen:
                         seen.add(run.key)
@@ -916,7 +921,11 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         for given in args.given_lambda:
             head, _, value = given.partition("=")
             try:
-                study.give_lambda(head.strip(), float(value))
+                try:
+                    fine_weight = float(value)
+                except ValueError:
+                    raise ValueError(f"expected HEAD=λ, e.g. resatt=0.90, got {given!r}") from None
+                study.give_lambda(head.strip(), fine_weight)
             except ValueError as err:
                 print(f"study.py: error: --lambda {given}: {err}", file=sys.stderr)
                 return 2

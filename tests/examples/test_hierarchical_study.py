@@ -247,7 +247,7 @@ def test_cells_option_trains_only_the_named_cells(study, tmp_path):
     assert study.main(["run", "--data", str(tmp_path), "--out", str(tmp_path), "--cells", "bogus"]) == 2
 
 
-def test_a_given_lambda_plans_the_lambda_cell_without_a_grid(study, tmp_path):
+def test_a_given_lambda_plans_the_lambda_cell_without_a_grid(study, tmp_path, capsys):
     s = study.Study(tmp_path, seeds=3, train_cells=["lambda_grid"])
     assert s.work_items() == [("grid", "resatt")] + [("run", study.Run("lambda_grid", "flat", k, ())) for k in range(3)]
     s.give_lambda("resatt", 0.9)
@@ -262,7 +262,10 @@ def test_a_given_lambda_plans_the_lambda_cell_without_a_grid(study, tmp_path):
             s.give_lambda(head, value)
     args = ["run", "--data", str(tmp_path), "--out", str(tmp_path)]
     assert study.main(args + ["--lambda", "resatt=0.7"]) == 2
-    assert study.main(args + ["--lambda", "resatt=high"]) == 2
+    for bad in ("resatt=high", "resatt"):
+        capsys.readouterr()
+        assert study.main(args + ["--lambda", bad]) == 2
+        assert "expected HEAD=λ, e.g. resatt=0.90" in capsys.readouterr().err
 
 
 def test_attention_summary_tells_gmp_from_gap_and_uniform_maps(study):
