@@ -322,6 +322,26 @@ def test_run_trains_each_work_item_in_a_child_process(study, tmp_path, monkeypat
     assert s.work(idle, wait_seconds=0.0) == 0 and log.read_text() == "xx"  # all claimed elsewhere: wait, retry
 
 
+def test_threads_reach_the_training_child_and_a_bad_count_is_one_line(study, tmp_path, capsys):
+    """``run --threads N`` caps TensorFlow's and OpenMP's threads in each training child (set before it imports
+    TensorFlow); without it the child inherits the environment unchanged."""
+    import sys
+
+    assert study.thread_environment(None) is None
+    env = study.thread_environment(1, base={"PATH": "/bin", "OMP_NUM_THREADS": "8"})
+    assert env == {"PATH": "/bin", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    s = study.Study(tmp_path, seeds=1)
+    seen = tmp_path / "env.txt"
+    child = [sys.executable, "-c", "import os; open(%r, 'w').write(','.join(os.environ.get(v, '-') for v in %r))"
+             % (str(seen), study.THREAD_VARIABLES)]
+    items = iter([["item"], []])
+    s.work_items = lambda: next(items)
+    assert s.work(child, env=study.thread_environment(2)) == 0
+    assert seen.read_text() == "2,2,2"
+    assert study.main(["run", "--data", str(tmp_path), "--out", str(tmp_path), "--threads", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "study.py: error: --threads: expected a number of threads >= 1, got 0"
+
+
 def test_sigterm_stops_the_child_and_the_run(study, tmp_path):
     """Stopping ``study.py run`` (SIGTERM) stops the child that is training and returns 143."""
     import os
