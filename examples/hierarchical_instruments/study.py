@@ -127,6 +127,8 @@ IGNORED_KEYS = {"flat": frozenset({"loss.fine_weight"})}
 def uses_lambda(head: str) -> bool:
     """Whether λ (``loss.fine_weight``) changes ``head``'s run (not flat's, which trains the fine level only)."""
     return head in ALL_HEADS and "loss.fine_weight" not in IGNORED_KEYS.get(head, ())
+
+
 #: The example specs' defaults chosen from the study (None until chosen: the cell is skipped). SpecAugment off
 #: is the one change from ``BASE_RECIPE`` that is the best setting of every factor tried for both flat and
 #: ResAtt (coarse PR-AUC 95.8 and 94.6 against at most 94.6 and 93.4 elsewhere): the recipe that holds no
