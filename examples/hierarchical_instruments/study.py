@@ -835,7 +835,8 @@ def milestone_scores(run_dir: Path, saved: dict, data: SeedData, seed: int,
 
 
 def write_curves(study: Study, data: SeedData) -> Path:
-    """``curves.md``: the paired differences to flat at each milestone, for the cells with all four heads."""
+    """``curves.md``: the paired differences to flat at each milestone, for every cell where a head other than
+    flat has finished runs (a pair counts where both runs kept their milestone models)."""
     lines = ["# Paired differences to flat against the training budget", "",
              "Test-set scores of each run's best model (lowest validation loss) among its first N epochs "
              "(a run stopped early keeps its final best); Δ = head − flat paired by seed, mean ± std (wins / pairs).",
@@ -851,9 +852,12 @@ def write_curves(study: Study, data: SeedData) -> Path:
         if not heads:
             continue
         for level in LEVELS:
+            rows = curve_rows(scores, heads, MILESTONES, level)
+            if not any(row[h]["n"] for row in rows for h in heads):
+                continue  # no pair kept its milestone models (e.g. exported runs): nothing to show
             lines += [f"**{cell.name}, {level} PR-AUC**", "",
                       "| Epochs | " + " | ".join(f"Δ {h}" for h in heads) + " |", "|---:|" + "---:|" * len(heads)]
-            for row in curve_rows(scores, heads, MILESTONES, level):
+            for row in rows:
                 lines.append(f"| {row['epoch']} | " + " | ".join(
                     "–" if not row[h]["n"] else
                     f"{percent(row[h]['mean'], row[h]['std'], signed=True)} ({row[h]['wins']}/{row[h]['n']})"

@@ -120,6 +120,29 @@ def test_curve_rows_pair_each_milestone(study):
     assert out[2]["resatt"]["n"] == 0
 
 
+def test_curves_pair_cached_milestone_scores_and_leave_out_cells_without_pairs(study, tmp_path):
+    class NoData:  # every milestone score is cached: nothing is loaded or scored
+        def datasets(self, seed):
+            return None, None, None
+
+    s = study.Study(tmp_path, seeds=1)
+    for cell, head, scores in (("base", "flat", {"5": 0.5, "10": 0.6}), ("base", "resatt", {"5": 0.4, "10": 0.7}),
+                               ("emb256", "resatt", None)):  # emb256: its flat pair never finished
+        changes = () if cell == "base" else (("backbone.embedding_size", 256),)
+        folder = s.run_dir(study.Run(cell, head, 0, changes))
+        (folder / "milestones").mkdir(parents=True)
+        (folder / study.FINISHED).write_text(json.dumps({"rows": rows(0.7), "head": head, "seed": 0,
+                                                         "epochs": 10, "best_epoch": 9}))
+        cached = {k: {f"{level}_{name}": v for level in study.LEVELS for name in study.METRICS}
+                  for k, v in (scores or {}).items()}
+        (folder / "milestones" / "scores.json").write_text(json.dumps(cached))
+    text = study.write_curves(s, NoData()).read_text()
+    assert "**base, coarse PR-AUC**" in text and "**base, fine PR-AUC**" in text
+    assert "| 5 | -10.0 ± 0.0 (0/1) |" in text and "| 10 | +10.0 ± 0.0 (1/1) |" in text
+    assert "| 15 | – |" in text  # a milestone no pair reached
+    assert "emb256" not in text  # no pair at any milestone: no table of dashes
+
+
 def test_summary_reads_finished_runs_and_reports_the_state_of_the_others(study, tmp_path):
     s = study.Study(tmp_path, seeds=2)
     base = s.cells[0]
