@@ -523,14 +523,19 @@ class Study:
             saved["epoch_seconds"] = json.loads(path.read_text()) if path.is_file() else saved.get("epoch_seconds", [])
         return saved
 
+    def cells_by_key(self) -> dict[tuple, list[str]]:
+        """The cells each training run belongs to (a run shared between cells is one run), by run key."""
+        cells_of: dict[tuple, list[str]] = {}
+        for run in self.runs():
+            cells_of.setdefault(run.key, []).append(run.cell)
+        return cells_of
+
     def run_entries(self) -> list[dict]:
         """One entry per training run of the plan (runs shared between cells once, with all their cells) for
         :func:`run_status_table`."""
         from kaudio.training.fit import read_history
 
-        cells_of: dict[tuple, list[str]] = {}
-        for run in self.runs():
-            cells_of.setdefault(run.key, []).append(run.cell)
+        cells_of = self.cells_by_key()
         entries = []
         for run in unique_runs(self.runs()):
             run_dir, saved = self.run_dir(run), self.result(run)
@@ -881,15 +886,14 @@ def write_attention(study: Study, data: SeedData) -> Path:
              "argmax child = the most attended instrument is a child; top child = share of the children's attention "
              "on the most probable child (GMP 1, GAP 0.5); |coarse − GMP| = mean absolute difference of the "
              "coarse probabilities from GMP of the same fine probabilities.", "",
-             "| Cell | Seed | Child mass | Argmax child | Top child | |coarse − GMP| |", "|---|---:|---:|---:|---:|---:|"]
-    done = set()
-    for run in study.runs():
-        if run.head != "resatt" or run.key in done or study.result(run) is None:
+             "| Cells | Seed | Child mass | Argmax child | Top child | |coarse − GMP| |", "|---|---:|---:|---:|---:|---:|"]
+    cells_of = study.cells_by_key()
+    for run in unique_runs(study.runs()):
+        if run.head != "resatt" or study.result(run) is None:
             continue
         if not (study.run_dir(run) / "best.keras").is_file():  # an exported run: scores only
             print(f"attention: no model in {study.run_dir(run)} (exported run), skipped", flush=True)
             continue
-        done.add(run.key)
         spec, model = load_run(study.run_dir(run))
         model = attention_model(spec, model)
         _, _, test_ds = data.datasets(run.seed)
@@ -900,7 +904,7 @@ def write_attention(study: Study, data: SeedData) -> Path:
             fine.append(np.asarray(out["fine"]))
         membership = Hierarchy.from_mapping(spec.head["hierarchy"]).membership
         summary = attention_summary(np.concatenate(maps), np.concatenate(fine), membership)
-        lines.append(f"| {run.cell} | {run.seed} | {summary['child_mass']:.3f} | {summary['argmax_child']:.3f} | "
+        lines.append(f"| {', '.join(cells_of[run.key])} | {run.seed} | {summary['child_mass']:.3f} | {summary['argmax_child']:.3f} | "
                      f"{summary['top_child']:.3f} | {summary['gmp_gap']:.3f} |")
     path = study.out / "attention.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
